@@ -1,0 +1,34 @@
+"""Topic `actor-observations` (alerter, internal): what one article shows about one watched actor.
+
+The alerter re-keys tagged articles by watched actor id onto this topic so that each actor's counterpart
+ledger lives in exactly one partition and two alerter workers never race on one actor."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from schemas.base import Contract, CountryCode, UtcDatetime
+from schemas.tagged_article import Evidence, InteractionType, Modality, Sector
+
+
+class CounterpartContact(Contract):
+    counterpart_id: str = Field(description="Stable id of the counterpart: '<COUNTRY>:<normalised name>'.")
+    name: str
+    role: str | None = None
+    country: CountryCode | None = None
+    sector: Sector
+    interaction_type: InteractionType
+    modality: Modality
+    evidence: Evidence
+
+
+class ActorObservation(Contract):
+    actor_id: str
+    actor_name: str
+    article_id: str
+    article_url: str
+    article_title: str
+    source: str
+    published_at: UtcDatetime | None = None
+    observed_at: UtcDatetime
+    contacts: list[CounterpartContact] = Field(default_factory=list)

@@ -1,0 +1,29 @@
+"""Topic `clean-articles` (cleaner -> tagger): the article text of record.
+
+`text` is `paragraphs` joined by one blank line ("\n\n"); every character offset downstream points into it."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from schemas.base import Contract, UtcDatetime
+
+PARAGRAPH_SEPARATOR = "\n\n"
+
+
+class CleanArticle(Contract):
+    id: str = Field(description="Stable article id: hex SHA-256 prefix of the canonical URL.")
+    url: str
+    source: str = Field(description="Source id, copied from the raw article.")
+    title: str
+    text: str = Field(description="Main text: the paragraphs joined by a blank line.")
+    paragraphs: list[str]
+    published_at: UtcDatetime | None = None
+    fetched_at: UtcDatetime
+    language: str | None = Field(default=None, description="ISO 639-1 code when known, e.g. 'en'.")
+
+    @model_validator(mode="after")
+    def _text_is_paragraphs(self) -> CleanArticle:
+        if self.text != PARAGRAPH_SEPARATOR.join(self.paragraphs):
+            raise ValueError("text must equal the paragraphs joined by a blank line")
+        return self

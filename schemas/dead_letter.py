@@ -1,0 +1,21 @@
+"""Topic `dead-letters` (every stage): a message a stage could not process, with the reason and the bytes."""
+
+from __future__ import annotations
+
+from pydantic import ConfigDict, Field
+
+from schemas.base import Contract, UtcDatetime
+
+
+class DeadLetter(Contract):
+    # Bytes travel as base64 in JSON, and are read back from base64.
+    model_config = ConfigDict(frozen=True, extra="ignore", ser_json_bytes="base64", val_json_bytes="base64")
+
+    stage: str = Field(description="Service and step that failed, e.g. 'cleaner'.")
+    error: str = Field(description="One line: the exception type and message.")
+    original: bytes = Field(description="The message value exactly as read (base64 in JSON).")
+    original_key: bytes | None = None
+    topic: str
+    partition: int
+    offset: int
+    failed_at: UtcDatetime

@@ -1,0 +1,23 @@
+"""Topic `raw-articles` (fetcher -> cleaner): a fetched document exactly as the publisher served it."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from schemas.base import Contract, UtcDatetime
+
+
+class RawArticle(Contract):
+    url: str = Field(description="Where the document was fetched from (or file:// for ingested files).")
+    source_id: str = Field(description="Id of the source (feed, site or ingest run) that produced it.")
+    fetched_at: UtcDatetime
+    status: int = Field(default=200, description="HTTP status of the final response; 200 for local files.")
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Useful response headers, lower-case names: etag, last-modified, content-language, date.",
+    )
+    content_type: str = Field(description="Media type without parameters, e.g. text/html or text/plain.")
+    body: str = Field(description="The document decoded to text (charset from headers, markup or detection).")
+    feed_title: str | None = Field(default=None, description="Title the feed gave the item, if any.")
+    feed_published_at: UtcDatetime | None = Field(default=None, description="Date the feed gave the item.")
+    language_hint: str | None = Field(default=None, description="Language the source is expected to be in.")

@@ -1,0 +1,1 @@
+"""actorwatch services: fetcher, cleaner, tagger, alerter, and the runtime they share."""

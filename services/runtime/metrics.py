@@ -1,0 +1,44 @@
+"""Every metric actorwatch exports, declared once, each with a one-line meaning.
+
+All carry a `service` label (fetcher, cleaner, tagger, alerter); stage metrics also a `stage` label."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+MESSAGES_IN = Counter(
+    "actorwatch_messages_in_total", "Messages a stage read from its input topic.", ["service", "stage"]
+)
+MESSAGES_OUT = Counter(
+    "actorwatch_messages_out_total", "Messages a stage wrote to its output topic.", ["service", "stage"]
+)
+MESSAGES_FAILED = Counter(
+    "actorwatch_messages_failed_total",
+    "Messages a stage could not process and sent to the dead-letter topic, by reason.",
+    ["service", "stage", "reason"],
+)
+PROCESSING_SECONDS = Histogram(
+    "actorwatch_processing_seconds",
+    "Time from reading a message to having written its results, per stage.",
+    ["service", "stage"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+ARTICLES_FETCHED = Counter(
+    "actorwatch_articles_fetched_total", "Raw articles the fetcher published, by source.", ["service", "source"]
+)
+FETCH_ERRORS = Counter(
+    "actorwatch_fetch_errors_total", "Feed or page fetches that failed, by source and reason.",
+    ["service", "source", "reason"],
+)
+ALERTS_RAISED = Counter(
+    "actorwatch_alerts_raised_total", "Alerts the alerter raised, by highest level.", ["service", "level"]
+)
+WEBHOOK_DELIVERIES = Counter(
+    "actorwatch_webhook_deliveries_total",
+    "Webhook delivery outcomes (delivered, retried, dead_lettered), by webhook kind.",
+    ["service", "kind", "outcome"],
+)
+LEDGER_ACTORS = Gauge(
+    "actorwatch_ledger_actors", "Watched actors with at least one counterpart in this worker's ledger.",
+    ["service"],
+)

@@ -1,0 +1,110 @@
+"""The one place every setting is defined. Each field reads `ACTORWATCH_<FIELD NAME>` from the environment.
+
+Lists (webhook URLs) are given as JSON in the environment: ACTORWATCH_WEBHOOK_URLS='["https://..."]'."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_DATA = Path(__file__).resolve().parent / "demo_data"
+_HOST_PORT = re.compile(r"^[A-Za-z0-9_.\-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$")
+
+SERVICES = ("fetcher", "cleaner", "tagger", "alerter")
+
+
+class Settings(BaseSettings):
+    """actorwatch configuration. Validated once at start; invalid values stop the process with one line."""
+
+    model_config = SettingsConfigDict(env_prefix="ACTORWATCH_", frozen=True, extra="ignore")
+
+    bootstrap_servers: str | None = Field(
+        default=None,
+        description="Kafka bootstrap 'host:port[,host:port]'. Unset: `actorwatch up`/`demo` start the local "
+        "broker (deploy/kafka) and use it. Env ACTORWATCH_BOOTSTRAP_SERVERS.",
+    )
+    local_kafka_port: int = Field(default=9092, ge=1, le=65534, description="Local broker port. Default 9092.")
+
+    topic_raw: str = Field(default="raw-articles", description="Fetched documents. Env ACTORWATCH_TOPIC_RAW.")
+    topic_clean: str = Field(default="clean-articles", description="Clean articles. Env ACTORWATCH_TOPIC_CLEAN.")
+    topic_tagged: str = Field(default="tagged-articles", description="Tagged articles. ACTORWATCH_TOPIC_TAGGED.")
+    topic_observations: str = Field(
+        default="actor-observations", description="Tagged interactions keyed by watched actor (alerter internal)."
+    )
+    topic_alerts: str = Field(default="alerts", description="Alerts. Env ACTORWATCH_TOPIC_ALERTS.")
+    topic_dead_letters: str = Field(default="dead-letters", description="Failed messages with the reason.")
+    topic_partitions: int = Field(default=3, ge=1, le=1000, description="Partitions per topic. Default 3.")
+    topic_replication_factor: int = Field(default=1, ge=1, le=10, description="Replicas per topic. Default 1.")
+
+    group_prefix: str = Field(
+        default="actorwatch",
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="Consumer groups are '<prefix>-<service>'. Default 'actorwatch'.",
+    )
+    state_dir: Path = Field(default=Path(".actorwatch-state"), description="Local state (table stores).")
+    table_store: str = Field(
+        default="memory://",
+        description="Faust table store: 'memory://' (rebuilt from the changelog at start) or 'rocksdb://'.",
+    )
+
+    watchlist_path: Path = Field(default=BUNDLED_DATA / "watchlist.yaml", description="Watched actors (YAML).")
+    sources_path: Path = Field(default=BUNDLED_DATA / "sources.yaml", description="Feeds to poll (YAML).")
+    samples_path: Path = Field(default=BUNDLED_DATA / "samples", description="Articles `demo` ingests.")
+
+    webhook_urls: list[SecretStr] = Field(
+        default_factory=list, description="Chat/JSON webhooks that receive alerts. Secret: never logged."
+    )
+    webhook_signing_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 key for generic JSON webhooks (X-Actorwatch-Signature). Secret: never logged.",
+    )
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="Per-request timeout. Default 10 s.")
+    webhook_max_attempts: int = Field(default=5, ge=1, le=50, description="Tries per alert. Default 5.")
+
+    fetch_interval_s: float = Field(default=300.0, gt=0, description="Feed polling interval. Default 300 s.")
+    fetch_timeout_s: float = Field(default=20.0, gt=0, description="HTTP timeout for feeds and pages.")
+    fetch_max_bytes: int = Field(default=10_000_000, gt=0, description="Largest response read. Default 10 MB.")
+    user_agent: str = Field(
+        default="actorwatch/0.1 (+https://github.com/actorwatch/actorwatch)",
+        description="User-Agent for feeds and pages; put a contact URL in it.",
+    )
+
+    extract_timeout_s: float = Field(default=20.0, gt=0, description="Time budget per page for extraction.")
+
+    metrics_host: str = Field(default="127.0.0.1", description="Address the /metrics endpoints bind to.")
+    metrics_port_fetcher: int = Field(default=9201, ge=0, le=65535, description="0 picks a free port.")
+    metrics_port_cleaner: int = Field(default=9202, ge=0, le=65535)
+    metrics_port_tagger: int = Field(default=9203, ge=0, le=65535)
+    metrics_port_alerter: int = Field(default=9204, ge=0, le=65535)
+
+    log_level: str = Field(default="info", pattern=r"^(debug|info|warn|error|crit)$")
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _check_bootstrap(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        for part in value.split(","):
+            if not _HOST_PORT.match(part.strip()):
+                raise ValueError(f"bootstrap server {part.strip()!r} is not host:port")
+        return ",".join(p.strip() for p in value.split(","))
+
+    def metrics_port(self, service: str) -> int:
+        port: int = getattr(self, f"metrics_port_{service}")
+        return port
+
+    def group_id(self, service: str) -> str:
+        return f"{self.group_prefix}-{service}"
+
+    def all_topics(self) -> list[str]:
+        return [
+            self.topic_raw,
+            self.topic_clean,
+            self.topic_tagged,
+            self.topic_observations,
+            self.topic_alerts,
+            self.topic_dead_letters,
+        ]
