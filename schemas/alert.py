@@ -34,7 +34,8 @@ class Alert(Contract):
     actor_name: str
     counterparts: list[AlertCounterpart] = Field(min_length=1)
     known_countries: list[CountryCode] = Field(
-        default_factory=list, description="Counterpart countries already known for the actor before this alert."
+        default_factory=list,
+        description="Counterpart countries already known for the actor before this alert.",
     )
     article_id: str
     article_url: str

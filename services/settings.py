@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     topic_clean: str = Field(default="clean-articles", description="Clean articles. Env ACTORWATCH_TOPIC_CLEAN.")
     topic_tagged: str = Field(default="tagged-articles", description="Tagged articles. ACTORWATCH_TOPIC_TAGGED.")
     topic_observations: str = Field(
-        default="actor-observations", description="Tagged interactions keyed by watched actor (alerter internal)."
+        default="actor-observations",
+        description="Tagged interactions keyed by watched actor (alerter internal).",
     )
     topic_alerts: str = Field(default="alerts", description="Alerts. Env ACTORWATCH_TOPIC_ALERTS.")
     topic_dead_letters: str = Field(default="dead-letters", description="Failed messages with the reason.")

@@ -24,10 +24,13 @@ PROCESSING_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 ARTICLES_FETCHED = Counter(
-    "actorwatch_articles_fetched_total", "Raw articles the fetcher published, by source.", ["service", "source"]
+    "actorwatch_articles_fetched_total",
+    "Raw articles the fetcher published, by source.",
+    ["service", "source"],
 )
 FETCH_ERRORS = Counter(
-    "actorwatch_fetch_errors_total", "Feed or page fetches that failed, by source and reason.",
+    "actorwatch_fetch_errors_total",
+    "Feed or page fetches that failed, by source and reason.",
     ["service", "source", "reason"],
 )
 ALERTS_RAISED = Counter(
@@ -39,6 +42,7 @@ WEBHOOK_DELIVERIES = Counter(
     ["service", "kind", "outcome"],
 )
 LEDGER_ACTORS = Gauge(
-    "actorwatch_ledger_actors", "Watched actors with at least one counterpart in this worker's ledger.",
+    "actorwatch_ledger_actors",
+    "Watched actors with at least one counterpart in this worker's ledger.",
     ["service"],
 )

@@ -1,0 +1,1 @@
+"""Benchmarks (off by default; `make bench`). They print figures; they never assert on time."""

@@ -1,0 +1,314 @@
+"""From tagged articles to alerts: which watched actor met whom, and is that counterpart new.
+
+Pure functions only (no Kafka, no clock, no I/O) so that the Faust agent stays thin and replays are exact.
+
+Decisions worth knowing:
+- Officials of the watchlist's `known_counterpart_countries` never alert ("already known counterparts");
+  NEW_COUNTERPART is for countries the actor was seen with in earlier articles (the ledger).
+- Levels inside one observation: the first counting official (in text order) of a country that is new for
+  the actor gets NEW_COUNTRY; further officials of that same country in the same article get
+  NEW_COUNTERPART. All of them go on the same card (one Alert per observation).
+- A counterpart listed in the watchlist's `known_counterparts` never alerts, but does enter the ledger, so
+  its country becomes known for the actor (already for later officials in the same article).
+- Several counting contacts with one counterpart in an article become one AlertCounterpart with all their
+  evidence sentences; its interaction type and modality are those of the first such contact.
+- The time a counterpart is "seen" is the article's publication time, or the observation time when the
+  article has no date; first/last seen are min/max so that late articles do not move them backwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import orjson
+
+from schemas.actor_observation import ActorObservation, CounterpartContact
+from schemas.alert import Alert, AlertCounterpart, AlertLevel
+from schemas.tagged_article import (
+    CONTACT_TYPES,
+    GOVERNMENT_SECTORS,
+    Entity,
+    Evidence,
+    InteractionType,
+    Modality,
+    Sector,
+    TaggedArticle,
+)
+from schemas.watchlist import WatchlistEntry
+from services.alerter.ledger import CounterpartLedger, CounterpartRecord
+
+# Stand-in for an unknown country in a counterpart id; never a valid alpha-3 code, so never collides.
+UNKNOWN_COUNTRY = "?"
+
+_SPACES = re.compile(r"\s+")
+# Typographic apostrophes vary between publishers ("al-Ka’bi" vs "al-Ka'bi"); they are the same name.
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u02bb": "'", "`": "'"})
+_ID_PREFIX = re.compile(r"^([A-Z]{3}|\?):")
+
+
+def normalise_name(name: str) -> str:
+    """Casefolded, diacritics stripped, apostrophes unified, whitespace collapsed."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", stripped).translate(_APOSTROPHES)).strip()
+
+
+def counterpart_id(country: str | None, name: str) -> str:
+    """Stable counterpart id '<COUNTRY>:<normalised name>', e.g. 'RUS:mikhail bogdanov'."""
+    return f"{country or UNKNOWN_COUNTRY}:{normalise_name(name)}"
+
+
+# --- tagged article -> observations ---------------------------------------------------------------
+
+
+def _chain(entity: Entity, by_id: Mapping[str, Entity]) -> list[Entity]:
+    """The mention followed by what it refers to, up to the root mention (cycle-safe)."""
+    chain = [entity]
+    seen = {entity.id}
+    current = entity
+    while current.refers_to is not None and current.refers_to in by_id and current.refers_to not in seen:
+        current = by_id[current.refers_to]
+        seen.add(current.id)
+        chain.append(current)
+    return chain
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    actor_id: str | None
+    name: str
+    role: str | None
+    country: str | None
+    sector: Sector
+
+
+def _resolve(entity: Entity, by_id: Mapping[str, Entity]) -> _Resolved:
+    chain = _chain(entity, by_id)
+    root = chain[-1]
+    # The actor id closest to the mention wins; attributes come from the root (the full, first mention)
+    # so that every mention of one person yields the same counterpart, falling back to nearer mentions.
+    actor_id = next((e.actor_id for e in chain if e.actor_id is not None), None)
+    from_root = list(reversed(chain))
+    role = next((e.role for e in from_root if e.role), None)
+    country = next((e.country for e in from_root if e.country), None)
+    sector = next((e.sector for e in from_root if e.sector is not Sector.UNKNOWN), Sector.UNKNOWN)
+    return _Resolved(actor_id, root.canonical_name, role, country, sector)
+
+
+def observations_from_tagged(
+    tagged: TaggedArticle, watchlist: Mapping[str, WatchlistEntry], *, now: datetime
+) -> list[ActorObservation]:
+    """One observation per watched actor taking part in at least one interaction, sorted by actor id.
+
+    Contacts are the other side of each interaction (either direction), in text order; every sector and
+    interaction type is kept because filtering is `decide`'s job."""
+    by_id = {e.id: e for e in tagged.entities}
+    resolved = {e.id: _resolve(e, by_id) for e in tagged.entities}
+    contacts: dict[str, list[tuple[int, int, CounterpartContact]]] = {}
+    seen: dict[str, set[tuple[str, InteractionType, Modality, Evidence]]] = {}
+    for index, interaction in enumerate(tagged.interactions):
+        source, target = resolved.get(interaction.source), resolved.get(interaction.target)
+        if source is None or target is None:
+            continue  # dangling mention id: nothing reliable to report
+        for actor, other in ((source, target), (target, source)):
+            if actor.actor_id is None or actor.actor_id not in watchlist:
+                continue
+            if other.actor_id == actor.actor_id:
+                continue  # the actor "meeting" another mention of itself
+            contact = CounterpartContact(
+                counterpart_id=counterpart_id(other.country, other.name),
+                name=other.name,
+                role=other.role,
+                country=other.country,
+                sector=other.sector,
+                interaction_type=interaction.type,
+                modality=interaction.modality,
+                evidence=interaction.evidence,
+            )
+            key = (contact.counterpart_id, contact.interaction_type, contact.modality, contact.evidence)
+            if key in seen.setdefault(actor.actor_id, set()):
+                continue  # the tagger linked the same pair twice from one sentence
+            seen[actor.actor_id].add(key)
+            contacts.setdefault(actor.actor_id, []).append((interaction.evidence.start, index, contact))
+
+    article = tagged.article
+    return [
+        ActorObservation(
+            actor_id=actor_id,
+            actor_name=watchlist[actor_id].name,
+            article_id=article.id,
+            article_url=article.url,
+            article_title=article.title,
+            source=article.source,
+            published_at=article.published_at,
+            observed_at=now,
+            contacts=[c for _, _, c in sorted(found, key=lambda t: (t[0], t[1]))],
+        )
+        for actor_id, found in sorted(contacts.items())
+    ]
+
+
+# --- observation + ledger -> decision --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    government_sectors: frozenset[Sector] = GOVERNMENT_SECTORS
+    allowed_types: frozenset[InteractionType] = CONTACT_TYPES
+    # Denied or hypothetical meetings did not happen; planned and reported ones are worth a look.
+    suppressed_modalities: frozenset[Modality] = field(
+        default_factory=lambda: frozenset({Modality.DENIED, Modality.HYPOTHETICAL})
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    alert: Alert | None
+    ledger: CounterpartLedger
+
+
+def _counts(contact: CounterpartContact, entry: WatchlistEntry, rules: AlertRules) -> bool:
+    return (
+        contact.interaction_type in rules.allowed_types
+        and contact.modality not in rules.suppressed_modalities
+        and contact.sector in rules.government_sectors
+        and contact.country is not None
+        and contact.country != entry.home_country
+    )
+
+
+def _known_counterpart(contact: CounterpartContact, entry: WatchlistEntry) -> bool:
+    # Watchlist entries may name a counterpart ("Sergei Lavrov") or give its id ("RUS:sergei lavrov").
+    name = normalise_name(contact.name)
+    for known in entry.known_counterparts:
+        if _ID_PREFIX.match(known):
+            country, _, known_name = known.partition(":")
+            if f"{country}:{normalise_name(known_name)}" == contact.counterpart_id:
+                return True
+        elif normalise_name(known) == name:
+            return True
+    return False
+
+
+def alert_id(actor_id: str, pairs: list[tuple[str, AlertLevel]]) -> str:
+    """First 32 hex digits of SHA-256 over the actor and the sorted (counterpart id, level) pairs."""
+    payload = orjson.dumps([actor_id, sorted([cid, str(level)] for cid, level in pairs)])
+    return hashlib.sha256(payload).hexdigest()[:32]
+
+
+def _seen(record: CounterpartRecord | None, contact: CounterpartContact, obs: ActorObservation) -> CounterpartRecord:
+    when = obs.published_at or obs.observed_at
+    if record is None:
+        return CounterpartRecord(
+            counterpart_id=contact.counterpart_id,
+            name=contact.name,
+            role=contact.role,
+            country=contact.country,
+            sector=contact.sector,
+            first_seen_article=obs.article_id,
+            first_seen_at=when,
+            last_seen_at=when,
+            last_seen_article=obs.article_id,
+            articles=1,
+            publishers=[obs.source],
+        )
+    # A redelivered article (at-least-once processing) must not count twice.
+    repeat = obs.article_id in (record.first_seen_article, record.last_seen_article)
+    return record.model_copy(
+        update={
+            "role": contact.role or record.role,
+            "first_seen_at": min(record.first_seen_at, when),
+            "last_seen_at": max(record.last_seen_at, when),
+            "last_seen_article": obs.article_id,
+            "articles": record.articles if repeat else record.articles + 1,
+            "publishers": sorted({*record.publishers, obs.source}),
+        }
+    )
+
+
+def decide(
+    observation: ActorObservation,
+    ledger: CounterpartLedger,
+    entry: WatchlistEntry,
+    rules: AlertRules,
+    *,
+    now: datetime,
+) -> Decision:
+    """Alert on foreign government counterparts new for the actor; return the updated ledger (a new one)."""
+    if not (observation.actor_id == ledger.actor_id == entry.actor_id):
+        raise ValueError(
+            f"observation {observation.actor_id!r}, ledger {ledger.actor_id!r} and watchlist entry "
+            f"{entry.actor_id!r} must be the same actor"
+        )
+    known_countries = set(entry.known_counterpart_countries) | ledger.countries()
+    records = dict(ledger.counterparts)
+    # Per new counterpart, in text order: its level, first counting contact and evidence sentences.
+    new: dict[str, tuple[AlertLevel, CounterpartContact, list[Evidence]]] = {}
+    # Countries that make a new counterpart merely NEW_COUNTERPART: in the ledger, or met earlier in this
+    # article (through a new or a watchlist-known counterpart).
+    seen_countries = set(known_countries)
+    updated: set[str] = set()
+
+    for contact in observation.contacts:
+        if not _counts(contact, entry, rules):
+            continue  # domestic, non-government, hostile or not-happened: not a counterpart
+        cid = contact.counterpart_id
+        if cid in new:
+            evidence = new[cid][2]
+            if contact.evidence not in evidence:
+                evidence.append(contact.evidence)
+        elif (
+            cid not in ledger.counterparts
+            and contact.country not in entry.known_counterpart_countries
+            and not _known_counterpart(contact, entry)
+        ):
+            assert contact.country is not None  # guaranteed by _counts
+            if contact.country in seen_countries:
+                level = AlertLevel.NEW_COUNTERPART
+            else:
+                level = AlertLevel.NEW_COUNTRY
+            new[cid] = (level, contact, [contact.evidence])
+        if contact.country is not None:
+            seen_countries.add(contact.country)
+        # Once per article and counterpart, however many sentences mention the contact.
+        if cid not in updated:
+            records[cid] = _seen(records.get(cid), contact, observation)
+            updated.add(cid)
+
+    new_ledger = CounterpartLedger(actor_id=ledger.actor_id, counterparts=records)
+    if not new:
+        return Decision(alert=None, ledger=new_ledger)
+
+    counterparts = [
+        AlertCounterpart(
+            counterpart_id=cid,
+            name=contact.name,
+            role=contact.role,
+            country=contact.country,
+            sector=contact.sector,
+            level=level,
+            interaction_type=contact.interaction_type,
+            modality=contact.modality,
+            evidence=evidence,
+        )
+        for cid, (level, contact, evidence) in new.items()
+    ]
+    alert = Alert(
+        alert_id=alert_id(observation.actor_id, [(c.counterpart_id, c.level) for c in counterparts]),
+        actor_id=observation.actor_id,
+        actor_name=observation.actor_name,
+        counterparts=counterparts,
+        known_countries=sorted(known_countries),
+        article_id=observation.article_id,
+        article_url=observation.article_url,
+        article_title=observation.article_title,
+        source=observation.source,
+        published_at=observation.published_at,
+        created_at=now,
+    )
+    return Decision(alert=alert, ledger=new_ledger)

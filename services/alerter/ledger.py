@@ -1,0 +1,55 @@
+"""Each watched actor's ledger of foreign government counterparts it has been seen with.
+
+The Faust table stores `CounterpartLedger.to_dict()` under the actor id; `from_dict` reads it back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.base import CountryCode, UtcDatetime
+from schemas.tagged_article import Sector
+
+
+class CounterpartRecord(BaseModel):
+    # Frozen so that `decide` can share unchanged records between the old and the new ledger safely.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    counterpart_id: str
+    name: str
+    role: str | None = None
+    country: CountryCode | None = None
+    sector: Sector
+    first_seen_article: str
+    first_seen_at: UtcDatetime
+    last_seen_at: UtcDatetime
+    # Article most recently counted; lets a redelivered observation (at-least-once) not count twice.
+    last_seen_article: str | None = None
+    articles: int = 1
+    publishers: list[str]
+
+
+class CounterpartLedger(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    actor_id: str
+    counterparts: dict[str, CounterpartRecord] = Field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form for the changelog-backed table (datetimes as ISO strings)."""
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None, actor_id: str) -> CounterpartLedger:
+        """Read a table value back; None (actor not in the table yet) is an empty ledger."""
+        if d is None:
+            return cls(actor_id=actor_id)
+        ledger = cls.model_validate(d)
+        if ledger.actor_id != actor_id:
+            # The table is keyed by actor id: a mismatch means a corrupt or misrouted value.
+            raise ValueError(f"ledger belongs to {ledger.actor_id!r}, not {actor_id!r}")
+        return ledger
+
+    def countries(self) -> set[str]:
+        return {r.country for r in self.counterparts.values() if r.country is not None}

@@ -1,0 +1,1 @@
+"""Cleaner stage: raw fetched documents in, clean article text out (see extract.py)."""

@@ -1,0 +1,8 @@
+"""Fetcher: reads news feeds and pages over HTTP (or files from disk) into raw-articles.
+
+The modules here are plain logic with no Kafka in them; `service.py` wires them into the running service:
+
+- `sources`: the sources file (feeds to poll).
+- `feeds`: parsing RSS/Atom feeds into items.
+- `http`: fetching feeds and pages with limits, decoding them, the seen-URL store and one poll of a source.
+- `files`: raw-articles from local files (`actorwatch ingest PATH...`)."""

@@ -1,0 +1,53 @@
+"""Building and running a service's Faust app: one app (and consumer group) per service."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+from prometheus_client import start_http_server
+
+from services.runtime.codec import register_orjson_codec
+from services.settings import Settings
+
+log = logging.getLogger("actorwatch")
+
+
+def make_app(settings: Settings, service: str, bootstrap: str) -> Any:
+    register_orjson_codec()
+    return faust.App(
+        settings.group_id(service),
+        broker=[f"kafka://{host}" for host in bootstrap.split(",")],
+        store=settings.table_store,
+        datadir=str(settings.state_dir / settings.group_id(service)),
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication_factor,
+        # A new consumer group starts at the beginning, so nothing published before it joined is skipped.
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
+        producer_acks=-1,
+        broker_commit_interval=1.0,
+        web_enabled=False,
+        # The services log through the worker; faust's own banner adds nothing in a prefixed `up` log.
+        worker_redirect_stdouts=False,
+    )
+
+
+def source_topic(app: Any, settings: Settings, name: str) -> Any:
+    return app.topic(name, partitions=settings.topic_partitions, key_type=bytes, value_type=bytes)
+
+
+def serve_metrics(settings: Settings, service: str) -> int:
+    """Start the /metrics endpoint; returns the port (useful when the configured port is 0)."""
+    server, _thread = start_http_server(settings.metrics_port(service), addr=settings.metrics_host)
+    port: int = server.server_port
+    log.info("%s: metrics on http://%s:%d/metrics", service, settings.metrics_host, port)
+    return port
+
+
+def run_worker(app: Any, settings: Settings) -> None:
+    """Run the app until SIGINT/SIGTERM; Faust's worker commits offsets and leaves the group on the way out."""
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    worker.execute_from_commandline()

@@ -1,0 +1,61 @@
+"""Talking to the broker outside the stream processors: reachability, topic creation, publishing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from schemas.base import Contract
+from services.settings import Settings
+
+
+class BrokerUnavailable(RuntimeError):
+    """The configured Kafka bootstrap address does not answer; the message is one line."""
+
+
+async def ensure_topics(settings: Settings, bootstrap: str, topics: Iterable[str] | None = None) -> list[str]:
+    """Create the topics that do not exist yet, with the configured partition count. Returns those created."""
+    wanted = list(topics) if topics is not None else settings.all_topics()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    try:
+        await asyncio.wait_for(admin.start(), timeout=15)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        raise BrokerUnavailable(f"cannot reach Kafka at {bootstrap}: {type(exc).__name__} {exc}".strip()) from exc
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in wanted if t not in existing]
+        if missing:
+            # Another process may create them between our list and create: the same outcome.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(
+                    [NewTopic(t, settings.topic_partitions, settings.topic_replication_factor) for t in missing]
+                )
+        return missing
+    finally:
+        await admin.close()
+
+
+async def publish(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, Contract]]) -> int:
+    """Publish contract messages with acks from all in-sync replicas; returns how many were written."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, enable_idempotence=True)
+    try:
+        await asyncio.wait_for(producer.start(), timeout=15)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        await producer.stop()
+        raise BrokerUnavailable(f"cannot reach Kafka at {bootstrap}: {type(exc).__name__} {exc}".strip()) from exc
+    count = 0
+    try:
+        pending = []
+        for key, message in messages:
+            pending.append(await producer.send(topic, message.to_bytes(), key=key))
+            count += 1
+        for future in pending:
+            await future
+    finally:
+        await producer.stop()
+    return count

@@ -1,0 +1,181 @@
+"""Fixtures for tests against the real broker: a topic namespace per test, services as real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from services.runtime.kafka_admin import ensure_topics
+from services.settings import Settings
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+
+def namespaced_settings(state_dir: Path, **overrides: object) -> Settings:
+    """Settings whose topics and consumer groups no other test shares."""
+    tag = uuid.uuid4().hex[:8]
+    values: dict[str, object] = {
+        "topic_raw": f"t{tag}-raw-articles",
+        "topic_clean": f"t{tag}-clean-articles",
+        "topic_tagged": f"t{tag}-tagged-articles",
+        "topic_observations": f"t{tag}-actor-observations",
+        "topic_alerts": f"t{tag}-alerts",
+        "topic_dead_letters": f"t{tag}-dead-letters",
+        "group_prefix": f"test-{tag}",
+        "state_dir": state_dir,
+        "metrics_port_fetcher": 0,
+        "metrics_port_cleaner": 0,
+        "metrics_port_tagger": 0,
+        "metrics_port_alerter": 0,
+        "log_level": "warn",
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+def settings_env(settings: Settings, bootstrap: str) -> dict[str, str]:
+    """The environment that makes a child process see exactly these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACTORWATCH_")}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            continue
+        if name == "webhook_urls":
+            value = [s.get_secret_value() for s in settings.webhook_urls]
+        elif name == "webhook_signing_secret":
+            value = settings.webhook_signing_secret.get_secret_value() if settings.webhook_signing_secret else None
+            if value is None:
+                continue
+        env[f"ACTORWATCH_{name.upper()}"] = json.dumps(value) if isinstance(value, list) else str(value)
+    env["ACTORWATCH_BOOTSTRAP_SERVERS"] = bootstrap
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@pytest.fixture
+def make_namespace(kafka_bootstrap: str, tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: object) -> Settings:
+        settings = namespaced_settings(tmp_path / f"state-{uuid.uuid4().hex[:6]}", **overrides)
+        asyncio.run(ensure_topics(settings, kafka_bootstrap))
+        return settings
+
+    return make
+
+
+@dataclass
+class ServiceProcess:
+    service: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+class ServiceRunner:
+    """Starts `actorwatch run SERVICE` processes and ends them (by their pid) at teardown."""
+
+    def __init__(self, bootstrap: str, log_dir: Path) -> None:
+        self._bootstrap = bootstrap
+        self._log_dir = log_dir
+        self.started: list[ServiceProcess] = []
+
+    def start(self, service: str, settings: Settings) -> ServiceProcess:
+        log_path = self._log_dir / f"{service}-{len(self.started)}.log"
+        with log_path.open("wb") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "run", service],
+                cwd=REPO,
+                env=settings_env(settings, self._bootstrap),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+        started = ServiceProcess(service, process, log_path)
+        self.started.append(started)
+        return started
+
+    def stop_all(self) -> None:
+        for started in self.started:
+            if started.process.poll() is None:
+                started.process.send_signal(signal.SIGTERM)
+        for started in self.started:
+            try:
+                started.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                started.process.kill()
+                started.process.wait()
+
+
+@pytest.fixture
+def services(kafka_bootstrap: str, tmp_path: Path) -> Iterator[ServiceRunner]:
+    runner = ServiceRunner(kafka_bootstrap, tmp_path)
+    yield runner
+    runner.stop_all()
+
+
+@pytest.fixture(scope="module")
+def module_services(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceRunner]:
+    runner = ServiceRunner(kafka_bootstrap, tmp_path_factory.mktemp("services"))
+    yield runner
+    runner.stop_all()
+
+
+@dataclass
+class ReceivedRequest:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class HttpReceiver:
+    """A real HTTP server on loopback that records every request and answers from a script of statuses."""
+
+    url: str
+    requests: list[ReceivedRequest] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)  # consumed in order; 200 once empty
+
+
+class _Handler(BaseHTTPRequestHandler):
+    receiver: HttpReceiver
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        self.receiver.requests.append(ReceivedRequest(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+        status = self.receiver.statuses.pop(0) if self.receiver.statuses else 200
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: object) -> None:  # keep pytest output readable
+        return
+
+
+@pytest.fixture(scope="module")
+def http_receiver() -> Iterator[HttpReceiver]:
+    handler = type("Handler", (_Handler,), {})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    receiver = HttpReceiver(url=f"http://127.0.0.1:{server.server_address[1]}/hook")
+    handler.receiver = receiver  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield receiver
+    server.shutdown()
+    server.server_close()

@@ -1,0 +1,87 @@
+"""Small synchronous helpers over aiokafka for integration tests: publish, read, wait for progress."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+
+def publish_bytes(bootstrap: str, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
+    async def run() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            for key, value in messages:
+                await producer.send_and_wait(topic, value, key=key)
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+
+
+def read_all(bootstrap: str, topic: str, *, settle_s: float = 0.5) -> list[ConsumerRecord]:
+    """Every record currently in the topic, from the beginning."""
+    return read_until(bootstrap, topic, lambda _records: False, timeout_s=settle_s)
+
+
+def read_until(
+    bootstrap: str,
+    topic: str,
+    done: Callable[[list[ConsumerRecord]], bool],
+    *,
+    timeout_s: float,
+) -> list[ConsumerRecord]:
+    """Read the topic from the beginning until `done(records)` holds or the time is up."""
+
+    async def run() -> list[ConsumerRecord]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+        await consumer.start()
+        records: list[ConsumerRecord] = []
+        try:
+            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                batches = await consumer.getmany(timeout_ms=200)
+                for batch in batches.values():
+                    records.extend(batch)
+                if done(records):
+                    break
+        finally:
+            await consumer.stop()
+        return records
+
+    return asyncio.run(run())
+
+
+def wait_group_caught_up(bootstrap: str, group: str, topic: str, *, timeout_s: float) -> bool:
+    """True once the consumer group has committed the end offset of every partition of the topic."""
+
+    async def run() -> bool:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+        await admin.start()
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})]
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                ends = await consumer.end_offsets(partitions)
+                committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+                if all(
+                    (committed.get(tp) is not None and committed[tp].offset >= ends[tp]) or ends[tp] == 0
+                    for tp in partitions
+                ):
+                    return True
+                await asyncio.sleep(0.5)
+            return False
+        finally:
+            await consumer.stop()
+            await admin.close()
+
+    return asyncio.run(run())
