@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from services.settings import SERVICES, Settings
 
@@ -42,6 +44,8 @@ class CliError(Exception):
 def load_settings() -> Settings:
     try:
         return Settings()
+    except SettingsError as exc:
+        raise CliError(f"configuration error: {str(exc).splitlines()[0]}", EXIT_CONFIG) from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
@@ -74,6 +78,14 @@ def check_files(settings: Settings, service: str) -> None:
             load_watchlist(settings.watchlist_path)
         except WatchlistError as exc:
             raise CliError(str(exc), EXIT_CONFIG) from exc
+    if service == "alerter":
+        from services.alerter.webhooks import parse_webhook
+
+        for url in settings.webhook_urls:
+            try:
+                parse_webhook(url.get_secret_value())
+            except ValueError as exc:  # the message masks the URL
+                raise CliError(f"configuration error: ACTORWATCH_WEBHOOK_URLS: {exc}", EXIT_CONFIG) from exc
     if service == "fetcher":
         from services.fetcher.sources import SourcesError, load_sources
 
@@ -254,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     args = build_parser().parse_args(argv)
+    if args.command != "run":
+        # Short-lived commands report broker problems themselves, in one line; the client's own retry
+        # chatter would only bury it. Services (`run`) keep the full logs.
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         code = args.handler(args)
     except CliError as exc:

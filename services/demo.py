@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from schemas.alert import Alert
 from services.alerter.readable import alert_as_text
@@ -22,16 +23,19 @@ async def run_demo(settings: Settings, bootstrap: str, *, began: float, max_aler
     supervisor.install_signal_handlers()
 
     # Read alerts from the current end of the topic on: what this demo raises, nothing older.
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        settings.topic_alerts,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="latest",
+    )
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(settings.topic_alerts, p)
-            for p in sorted(consumer.partitions_for_topic(settings.topic_alerts) or {0})
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_end(*partitions)
-        for partition in partitions:
+        # Without a group the consumer takes every partition; fix its positions before anything is ingested.
+        while not consumer.assignment():
+            await asyncio.sleep(0.05)
+        for partition in consumer.assignment():
             await consumer.position(partition)
 
         await supervisor.start()

@@ -1,14 +1,16 @@
 """The one place every setting is defined. Each field reads `ACTORWATCH_<FIELD NAME>` from the environment.
 
-Lists (webhook URLs) are given as JSON in the environment: ACTORWATCH_WEBHOOK_URLS='["https://..."]'."""
+Webhook URLs are given comma-separated or as a JSON list: ACTORWATCH_WEBHOOK_URLS='["https://..."]'."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BUNDLED_DATA = Path(__file__).resolve().parent / "demo_data"
 _HOST_PORT = re.compile(r"^[A-Za-z0-9_.\-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$")
@@ -55,8 +57,10 @@ class Settings(BaseSettings):
     sources_path: Path = Field(default=BUNDLED_DATA / "sources.yaml", description="Feeds to poll (YAML).")
     samples_path: Path = Field(default=BUNDLED_DATA / "samples", description="Articles `demo` ingests.")
 
-    webhook_urls: list[SecretStr] = Field(
-        default_factory=list, description="Chat/JSON webhooks that receive alerts. Secret: never logged."
+    webhook_urls: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Webhooks that receive alerts: a JSON list or comma-separated URLs, each optionally "
+        "prefixed with its kind (slack+https://..., discord+, teams+, mattermost+, json+). Secret: never logged.",
     )
     webhook_signing_secret: SecretStr | None = Field(
         default=None,
@@ -82,6 +86,20 @@ class Settings(BaseSettings):
     metrics_port_alerter: int = Field(default=9204, ge=0, le=65535)
 
     log_level: str = Field(default="info", pattern=r"^(debug|info|warn|error|crit)$")
+
+    @field_validator("webhook_urls", mode="before")
+    @classmethod
+    def _split_webhook_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError:
+                    # The value is a secret: say what is wrong, never echo it.
+                    raise ValueError("is not a valid JSON list of URLs") from None
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @field_validator("bootstrap_servers")
     @classmethod

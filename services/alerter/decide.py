@@ -268,10 +268,8 @@ def decide(
             and not _known_counterpart(contact, entry)
         ):
             assert contact.country is not None  # guaranteed by _counts
-            if contact.country in seen_countries:
-                level = AlertLevel.NEW_COUNTERPART
-            else:
-                level = AlertLevel.NEW_COUNTRY
+            new_country = contact.country not in seen_countries
+            level = AlertLevel.NEW_COUNTRY if new_country else AlertLevel.NEW_COUNTERPART
             new[cid] = (level, contact, [contact.evidence])
         if contact.country is not None:
             seen_countries.add(contact.country)

@@ -15,7 +15,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -134,7 +134,7 @@ async def _fetch(client: httpx.AsyncClient, url: str, *, max_bytes: int) -> _Fet
     except FetchError:
         raise
     except TimeoutError as exc:
-        raise FetchError("timeout", f"{url}: no complete response within {deadline:g} s", url=url) from exc
+        raise FetchError("timeout", f"{url}: no complete response within {deadline} s", url=url) from exc
     except httpx.TimeoutException as exc:
         raise FetchError("timeout", f"{url}: {type(exc).__name__}", url=url) from exc
     except httpx.ConnectError as exc:
@@ -388,13 +388,21 @@ class SeenUrls:
 
 
 async def poll_source(
-    client: httpx.AsyncClient, source: Source, seen: SeenUrls, *, max_bytes: int
+    client: httpx.AsyncClient,
+    source: Source,
+    seen: SeenUrls,
+    *,
+    max_bytes: int,
+    publish: Callable[[RawArticle], Awaitable[None]] | None = None,
 ) -> tuple[list[RawArticle], list[FetchError]]:
     """Fetch the source's feed and return a RawArticle for every item not seen before, with the errors.
 
     Items are fetched one after the other (polite to a single publisher). An item is marked seen only
     once its article was built, so a failed page is tried again at the next poll; one item failing never
-    stops the others. The seen-URL file is saved before returning."""
+    stops the others. With `publish`, each article is published (and acknowledged) before its URL is
+    marked seen, so a crash between the two publishes it again rather than losing it; a publish error
+    propagates. The seen-URL file is saved before returning (a failure to save is reported as a
+    FetchError with reason seen_store, not raised)."""
     try:
         items = await fetch_feed(client, source, max_bytes=max_bytes)
     except FetchError as exc:
@@ -426,10 +434,16 @@ async def poll_source(
                 log.exception("fetcher: source %s: item %s failed", source.id, item.url)
                 errors.append(FetchError("error", f"{item.url}: {type(exc).__name__}: {exc}", url=item.url))
                 continue
+            if publish is not None:
+                await publish(article)
             articles.append(article)
             seen.add(item.url)
     finally:
-        seen.save()
+        try:
+            seen.save()
+        except OSError as exc:
+            # The articles are good; only a restart would publish them again.
+            errors.append(FetchError("seen_store", f"cannot save {seen.path}: {exc}", url=source.url))
     return articles, errors
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from services.fetcher.http import make_client, poll_source
+from schemas.raw_article import RawArticle
+from services.fetcher.http import SeenUrls, make_client, poll_source
 from services.fetcher.sources import load_sources
-from services.fetcher.state import SeenUrls
 from services.runtime import metrics
 from services.runtime.app import make_app
 from services.runtime.step import faust_sink
@@ -23,6 +23,7 @@ log = logging.getLogger("actorwatch.fetcher")
 def build(settings: Settings, bootstrap: str) -> Any:
     app = make_app(settings, SERVICE, bootstrap)
     sources = load_sources(settings.sources_path)
+    # Published URLs, kept on local disk across restarts (bounded); see services/fetcher/http.py.
     seen = SeenUrls(settings.state_dir / settings.group_id(SERVICE) / "seen-urls.json")
     sink = faust_sink(app)
     client = make_client(user_agent=settings.user_agent, timeout_s=settings.fetch_timeout_s)
@@ -31,10 +32,18 @@ def build(settings: Settings, bootstrap: str) -> Any:
     @app.timer(settings.fetch_interval_s, on_leader=True)  # type: ignore[untyped-decorator]
     async def poll_all() -> None:
         for source in sources:
-            articles, errors = await poll_source(client, source, seen, max_bytes=settings.fetch_max_bytes)
-            for article in articles:
+
+            async def publish(article: RawArticle, source_id: str = source.id) -> None:
                 await sink(settings.topic_raw, article.url.encode(), article.to_bytes())
-                metrics.ARTICLES_FETCHED.labels(service=SERVICE, source=source.id).inc()
+                metrics.ARTICLES_FETCHED.labels(service=SERVICE, source=source_id).inc()
+
+            try:
+                _published, errors = await poll_source(
+                    client, source, seen, max_bytes=settings.fetch_max_bytes, publish=publish
+                )
+            except Exception as exc:  # the broker, not the source: try again at the next tick
+                log.error("fetcher: source %s: publishing failed: %s: %s", source.id, type(exc).__name__, exc)
+                continue
             for error in errors:
                 metrics.FETCH_ERRORS.labels(service=SERVICE, source=source.id, reason=error.reason).inc()
                 log.warning("fetcher: source %s: %s", source.id, error)

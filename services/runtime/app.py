@@ -16,6 +16,7 @@ log = logging.getLogger("actorwatch")
 
 def make_app(settings: Settings, service: str, bootstrap: str) -> Any:
     register_orjson_codec()
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
     return faust.App(
         settings.group_id(service),
         broker=[f"kafka://{host}" for host in bootstrap.split(",")],

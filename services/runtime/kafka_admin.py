@@ -25,7 +25,7 @@ async def ensure_topics(settings: Settings, bootstrap: str, topics: Iterable[str
     try:
         await asyncio.wait_for(admin.start(), timeout=15)
     except (KafkaError, OSError, TimeoutError) as exc:
-        raise BrokerUnavailable(f"cannot reach Kafka at {bootstrap}: {type(exc).__name__} {exc}".strip()) from exc
+        raise BrokerUnavailable(_unreachable(bootstrap, exc)) from exc
     try:
         existing = set(await admin.list_topics())
         missing = [t for t in wanted if t not in existing]
@@ -47,7 +47,7 @@ async def publish(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | N
         await asyncio.wait_for(producer.start(), timeout=15)
     except (KafkaError, OSError, TimeoutError) as exc:
         await producer.stop()
-        raise BrokerUnavailable(f"cannot reach Kafka at {bootstrap}: {type(exc).__name__} {exc}".strip()) from exc
+        raise BrokerUnavailable(_unreachable(bootstrap, exc)) from exc
     count = 0
     try:
         pending = []
@@ -59,3 +59,10 @@ async def publish(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | N
     finally:
         await producer.stop()
     return count
+
+
+def _unreachable(bootstrap: str, exc: BaseException) -> str:
+    detail = str(exc) or type(exc).__name__
+    if detail.startswith(type(exc).__name__):
+        detail = detail[len(type(exc).__name__) :].lstrip(": ") or type(exc).__name__
+    return f"cannot reach Kafka at {bootstrap}: {detail}"

@@ -38,13 +38,13 @@ def read_until(
     """Read the topic from the beginning until `done(records)` holds or the time is up."""
 
     async def run() -> list[ConsumerRecord]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+        # No group: the consumer is assigned every partition of the topic and reads from the beginning.
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
         await consumer.start()
         records: list[ConsumerRecord] = []
         try:
-            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})]
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
                 batches = await consumer.getmany(timeout_ms=200)
@@ -68,7 +68,7 @@ def wait_group_caught_up(bootstrap: str, group: str, topic: str, *, timeout_s: f
         await admin.start()
         await consumer.start()
         try:
-            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})]
+            partitions = await _partitions(admin, topic)
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
                 ends = await consumer.end_offsets(partitions)
@@ -85,3 +85,11 @@ def wait_group_caught_up(bootstrap: str, group: str, topic: str, *, timeout_s: f
             await admin.close()
 
     return asyncio.run(run())
+
+
+async def _partitions(admin: AIOKafkaAdminClient, topic: str) -> list[TopicPartition]:
+    described = await admin.describe_topics([topic])
+    numbers = sorted(p["partition"] for p in described[0]["partitions"])
+    if not numbers:
+        raise AssertionError(f"topic {topic} does not exist")
+    return [TopicPartition(topic, n) for n in numbers]

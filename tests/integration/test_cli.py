@@ -74,8 +74,17 @@ def test_invalid_watchlist_names_the_field(tmp_path: Path) -> None:
 
 
 def test_secret_webhook_url_is_not_echoed_in_config_errors() -> None:
-    done = actorwatch("topics", "create", env={"ACTORWATCH_WEBHOOK_URLS": "https://hooks.example/T0/SECRETPATH"})
+    done = actorwatch("topics", "create", env={"ACTORWATCH_WEBHOOK_URLS": '["https://hooks.example/T0/SECRETPATH"'})
     assert done.returncode == 2
+    assert "SECRETPATH" not in done.stderr + done.stdout
+    assert "ACTORWATCH_WEBHOOK_URLS" in done.stderr
+
+
+def test_bad_webhook_url_is_refused_at_start_and_masked() -> None:
+    done = actorwatch("run", "alerter", env={"ACTORWATCH_WEBHOOK_URLS": "ftp://hooks.example/T0/SECRETPATH",
+                                             "ACTORWATCH_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().count("\n") == 0, done.stderr
     assert "SECRETPATH" not in done.stderr + done.stdout
 
 

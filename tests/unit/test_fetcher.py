@@ -420,10 +420,11 @@ async def test_fetch_document_charset_from_meta(
 
 
 async def test_fetch_document_follows_a_short_redirect_chain(server: Server, client: httpx.AsyncClient) -> None:
-    article = await fetch_document(client, server.base + "/redirect/3", source_id="s", max_bytes=MAX_BYTES)
+    # Five redirects, the most allowed.
+    article = await fetch_document(client, server.base + "/redirect/5", source_id="s", max_bytes=MAX_BYTES)
     assert article.url == server.base + "/articles/latin1"
     assert LATIN in article.body
-    assert [server.hits[f"/redirect/{n}"] for n in (3, 2, 1)] == [1, 1, 1]
+    assert [server.hits[f"/redirect/{n}"] for n in (5, 4, 3, 2, 1)] == [1, 1, 1, 1, 1]
 
 
 async def test_fetch_document_refuses_more_than_five_redirects(server: Server, client: httpx.AsyncClient) -> None:
@@ -738,3 +739,17 @@ def test_files_bad_content_names_the_file(tmp_path: Path, name: str, content: by
 def test_files_missing_path(tmp_path: Path) -> None:
     with pytest.raises(IngestError, match="no such file or folder"):
         list(raw_articles_from_paths([tmp_path / "absent"]))
+
+
+async def test_poll_source_reports_a_seen_store_it_cannot_write(
+    server: Server, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("", encoding="utf-8")
+    seen = SeenUrls(blocker / "seen.json")
+    articles, errors = await poll_source(
+        client, _source(server, "/atom.xml", fetch_full_page=False), seen, max_bytes=MAX_BYTES
+    )
+    assert len(articles) == 1  # still returned, to be published
+    assert [e.reason for e in errors] == ["seen_store"]
+    assert seen.seen(articles[0].url)

@@ -1,0 +1,199 @@
+"""One Aho-Corasick automaton over every alias and lexicon phrase, so matching costs one pass over the text
+however many aliases there are (5,000 cost about what 10 do).
+
+Keys are stored folded (services.tagger.text.fold); a raw match is kept only when it stands on word
+boundaries and satisfies its case rule (an acronym such as "US" must be written exactly so; a proper name
+such as "Jordan" must start with a capital letter). Overlapping matches are then reduced to the longest,
+leftmost ones."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum, IntEnum
+from typing import Any
+
+import ahocorasick
+
+from schemas.watchlist import WatchlistEntry
+from services.tagger.lexicon import Body, Country, Descriptor, Lexicon, OrgHead, Predicate, Title
+from services.tagger.text import fold
+
+# Hard cap on matches per article; with MAX_CHARS this bounds all later work.
+MAX_HITS = 40_000
+
+
+class Cat(IntEnum):
+    """What a key is. On equal spans the lower value wins (a watched alias beats a country name)."""
+
+    WATCH = 0
+    BODY = 1
+    TITLE = 2
+    REGION = 3
+    COUNTRY = 4
+    DEMONYM = 5
+    CAPITAL = 6
+    DESCRIPTOR = 7
+    PREDICATE = 8
+    ORG_HEAD = 9  # kept apart: only a hint that a capitalised name may be an organisation
+
+
+class Case(Enum):
+    ANY = "any"
+    CAPITAL = "capital"  # first letter must be upper case in the text
+    EXACT = "exact"  # acronyms: the text must equal the key as written
+
+
+Ref = WatchlistEntry | Body | Title | Country | Descriptor | Predicate | OrgHead | None
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    cat: Cat
+    form: str  # the phrase as written in the watchlist or lexicon (used in `why`)
+    case: Case
+    ref: Ref
+    variant: str | None = None  # the generated spelling that matched, when it differs from `form`
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    start: int
+    end: int
+    keys: tuple[Key, ...]  # all keys valid at this span, best first
+
+    @property
+    def key(self) -> Key:
+        return self.keys[0]
+
+    @property
+    def cat(self) -> Cat:
+        return self.keys[0].cat
+
+    def first(self, *cats: Cat) -> Key | None:
+        return next((k for k in self.keys if k.cat in cats), None)
+
+
+_SPACES = re.compile(r"\s+")
+_PARTICLE = re.compile(r"(?<=\s)(?:al|el|ad|as|ash|ar|an|at|az)[- ]")
+
+
+def _normalise(phrase: str) -> str:
+    return _SPACES.sub(" ", fold(phrase).strip())
+
+
+def _is_acronym(phrase: str) -> bool:
+    letters = [c for c in phrase if c.isalpha()]
+    return bool(letters) and all(c.isupper() for c in letters) and len(phrase) <= 8
+
+
+def alias_variants(alias: str) -> set[str]:
+    """Folded spellings of a watched name: "al-Kaabi" also as "al kaabi"; "Akram al-Kaabi" also as
+    "Akram Kaabi"; "al-Ka'bi" also as "al-Kabi". Apostrophe and diacritic look-alikes are already folded."""
+    base = _normalise(alias)
+    variants = {base, base.replace("-", " ")}
+    variants |= {_PARTICLE.sub("", v) for v in list(variants)}
+    variants |= {v.replace("'", "") for v in list(variants)}
+    return {v for v in variants if len(v) >= 3}
+
+
+class Matcher:
+    """Built once per Tagger; `scan` is pure and may be called from any thread."""
+
+    def __init__(self, lexicon: Lexicon, watchlist: Sequence[WatchlistEntry]) -> None:
+        self._keys: dict[str, list[Key]] = {}
+        for entry in watchlist:
+            for alias in [entry.name, *entry.aliases]:
+                case = Case.EXACT if _is_acronym(alias) else Case.ANY
+                base = _normalise(alias)
+                for variant in sorted(alias_variants(alias)):
+                    shown = None if variant == base else variant
+                    self._add(variant, Key(Cat.WATCH, alias, case, entry, shown))
+        for country in lexicon.countries:
+            for name in (country.name, *country.aliases):
+                self._add_proper(name, Cat.COUNTRY, country)
+            for demonym in country.demonyms:
+                self._add_proper(demonym, Cat.DEMONYM, country)
+            for capital in country.capitals:
+                self._add_proper(capital, Cat.CAPITAL, country)
+        for region in lexicon.regions:
+            self._add_proper(region, Cat.REGION, None)
+        for body in lexicon.bodies:
+            for name in (body.name, *body.aliases):
+                if body.generic and not _is_acronym(name):
+                    self._add(_normalise(name), Key(Cat.BODY, name, Case.ANY, body))
+                else:
+                    self._add_proper(name, Cat.BODY, body)
+        for title in lexicon.titles:
+            self._add(_normalise(title.title), Key(Cat.TITLE, title.title, Case.ANY, title))
+        for predicate in lexicon.predicates:
+            self._add(_normalise(predicate.phrase), Key(Cat.PREDICATE, predicate.phrase, Case.ANY, predicate))
+        for descriptor in lexicon.descriptors:
+            self._add(_normalise(descriptor.phrase), Key(Cat.DESCRIPTOR, descriptor.phrase, Case.ANY, descriptor))
+        for head in lexicon.org_heads:
+            self._add(_normalise(head.word), Key(Cat.ORG_HEAD, head.word, Case.CAPITAL, head))
+        self._automaton: Any = ahocorasick.Automaton()
+        for folded, keys in self._keys.items():
+            keys.sort(key=lambda k: k.cat)
+            self._automaton.add_word(folded, (len(folded), tuple(keys)))
+        if self._keys:
+            self._automaton.make_automaton()
+
+    def _add(self, folded: str, key: Key) -> None:
+        if not folded:
+            return
+        bucket = self._keys.setdefault(folded, [])
+        if all((k.cat, id(k.ref)) != (key.cat, id(key.ref)) for k in bucket):
+            bucket.append(key)
+
+    def _add_proper(self, name: str, cat: Cat, ref: Ref) -> None:
+        if _is_acronym(name):
+            case = Case.EXACT
+        elif name[:1].isupper():
+            case = Case.CAPITAL
+        else:
+            case = Case.ANY
+        self._add(_normalise(name), Key(cat, name, case, ref))
+
+    def scan(self, text: str, folded: str, limit: int) -> tuple[list[Hit], list[Hit]]:
+        """(non-overlapping hits, organisation-head hits) in text[:limit], both sorted by start."""
+        if not self._keys or limit == 0:
+            return [], []
+        raw: list[Hit] = []
+        heads: list[Hit] = []
+        for end_index, (length, keys) in self._automaton.iter(folded, 0, limit):
+            end = end_index + 1
+            start = end - length
+            valid = tuple(_valid(text, folded, start, end, limit, keys))
+            if not valid:
+                continue
+            hit = Hit(start, end, valid)
+            (heads if hit.cat is Cat.ORG_HEAD else raw).append(hit)
+            if len(raw) + len(heads) >= MAX_HITS:
+                break
+        raw.sort(key=lambda h: (h.start, h.start - h.end, h.cat))
+        chosen: list[Hit] = []
+        reach = -1
+        for hit in raw:
+            if hit.start >= reach:
+                chosen.append(hit)
+                reach = hit.end
+        heads.sort(key=lambda h: h.start)
+        return chosen, heads
+
+
+def _valid(text: str, folded: str, start: int, end: int, limit: int, keys: Iterable[Key]) -> Iterable[Key]:
+    before = folded[start - 1] if start > 0 else " "
+    after = folded[end] if end < limit else " "
+    if before.isalnum() or after.isalnum():
+        return
+    for key in keys:
+        # "Iran-backed" is a country used as a modifier, but "-backed" is not the predicate "backed".
+        if key.cat in (Cat.PREDICATE, Cat.TITLE, Cat.DESCRIPTOR) and (before == "-" or after == "-"):
+            continue
+        if key.case is Case.EXACT and text[start:end] != key.form:
+            continue
+        if key.case is Case.CAPITAL and not text[start].isupper():
+            continue
+        yield key

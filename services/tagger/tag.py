@@ -1,0 +1,259 @@
+"""The tagger stage: CleanArticle -> TaggedArticle (who appears, and who interacts with whom).
+
+Plain logic, no Kafka: services.tagger.service wires it in. A Tagger is built once (lexicons and the alias
+automaton) and reused; tag() is pure and its work is bounded (services.tagger.text caps characters and
+sentences), so one bad article cannot stall the stream.
+
+Steps per article:
+1. fold the text (same length, so offsets carry over) and split it into sentences;
+2. one Aho-Corasick pass finds every alias and lexicon phrase (services.tagger.matcher);
+3. per sentence, mentions are built from those hits (services.tagger.mentions);
+4. across the article, surnames and acronyms are linked to their first full mention;
+5. sentence by sentence, descriptions and pronouns are resolved, repeated names linked, and predicates
+   turned into interactions (services.tagger.relations)."""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Sequence
+
+from schemas.clean_article import CleanArticle
+from schemas.tagged_article import Entity, EntityKind, Evidence, Interaction, Sector, TaggedArticle
+from schemas.watchlist import WatchlistEntry
+from services.tagger.lexicon import Lexicon, load_lexicon
+from services.tagger.matcher import Matcher
+from services.tagger.mentions import Doc, Mention, find_mentions, mark_zones
+from services.tagger.relations import Link, link_sentence
+from services.tagger.text import MAX_CHARS, fold, split_sentences
+
+__all__ = ["Lexicon", "Tagger", "load_lexicon"]
+
+_PARTICLE = re.compile(r"^(?:al|el|ad|as|ash|ar|an|at|az)-", re.I)
+_MemoryKey = tuple[str, ...]
+
+
+class Tagger:
+    def __init__(self, watchlist: Sequence[WatchlistEntry], lexicon: Lexicon | None = None) -> None:
+        self._lexicon = lexicon if lexicon is not None else load_lexicon()
+        self._watch = {entry.actor_id: entry for entry in watchlist}
+        self._matcher = Matcher(self._lexicon, list(watchlist))
+        self._org_heads = {head.word: head for head in self._lexicon.org_heads}
+
+    def tag(self, article: CleanArticle) -> TaggedArticle:
+        text = article.text
+        limit = min(len(text), MAX_CHARS)
+        folded = fold(text[:limit])
+        sentences = split_sentences(text, limit)
+        hits, heads = self._matcher.scan(text, folded, limit)
+        doc = Doc(text, folded, sentences, hits, heads, self._org_heads)
+        for index, span in enumerate(sentences):
+            find_mentions(doc, index, span, self._watch)
+        _link_names(doc, self._watch)
+        links = self._resolve_and_link(doc)
+        return _build(article, doc, links)
+
+    def _resolve_and_link(self, doc: Doc) -> list[Link]:
+        roots: dict[_MemoryKey, Mention] = {}
+        recent: list[Mention] = []  # roots, most recently mentioned last
+        last_subject: Mention | None = None
+        links: list[Link] = []
+
+        def register(mention: Mention) -> None:
+            if mention.antecedent is None:
+                key = _memory_key(mention)
+                first = roots.setdefault(key, mention)
+                if first is not mention:
+                    mention.antecedent = first
+                    _enrich(first, mention)
+            else:
+                mention.antecedent = mention.antecedent.root()
+            root = mention.root()
+            if root in recent:
+                recent.remove(root)
+            recent.append(root)
+
+        for index, span in enumerate(doc.sentences):
+            kept: list[Mention] = []
+            for mention in doc.mentions[index]:
+                if mention.pronoun:
+                    earlier = [m for m in kept if m.kind is EntityKind.PERSON and not m.pronoun and m.head is None]
+                    antecedent = earlier[0].root() if earlier else last_subject
+                    if antecedent is None:
+                        continue
+                    mention.antecedent = antecedent
+                    mention.why = f"pronoun '{doc.text[mention.start : mention.end]}' -> '{antecedent.canonical}'" + (
+                        " earlier in the sentence" if earlier else " (subject of an earlier sentence)"
+                    )
+                elif mention.descriptor:
+                    antecedent = _describe(mention, recent)
+                    if antecedent is None:
+                        continue
+                    mention.antecedent = antecedent
+                    mention.why += f" -> '{antecedent.canonical}'"
+                register(mention)
+                kept.append(mention)
+            doc.mentions[index] = kept
+            mark_zones(doc, index, span)
+            found = link_sentence(doc, index, span, register)
+            links.extend(found)
+            persons = [
+                m.root()
+                for m in doc.mentions[index]
+                if m.kind is EntityKind.PERSON and m.head is None and (m.used or not m.pronoun)
+            ]
+            subjects = [link.source.root() for link in found if link.source.root().kind is EntityKind.PERSON]
+            if subjects or persons:
+                last_subject = (subjects or persons)[0]
+        return links
+
+
+def _memory_key(mention: Mention) -> _MemoryKey:
+    if mention.actor_id is not None:
+        return ("actor", mention.actor_id)
+    if mention.kind is EntityKind.GPE:
+        return ("gpe", mention.country or mention.canonical)
+    if mention.kind is EntityKind.PERSON:
+        # Within one article a full personal name is one person, titled or not.
+        return ("person", mention.canonical.casefold())
+    return (mention.kind.value, mention.canonical.casefold(), mention.country or "")
+
+
+def _enrich(root: Mention, later: Mention) -> None:
+    """A bare first mention ("Bashar al-Assad") learns country, sector and role from a titled later one."""
+    if root.actor_id is not None:
+        return
+    if root.country is None:
+        root.country = later.country
+    if root.sector is Sector.UNKNOWN:
+        root.sector = later.sector
+    if root.role is None:
+        root.role = later.role
+
+
+def _describe(mention: Mention, recent: list[Mention]) -> Mention | None:
+    """The actor a definite description ("the Iraqi militia leader") refers to: an earlier one of the same
+    kind, sector and (when given) country; a watched actor first, then the most recent."""
+    fits = [
+        m
+        for m in recent
+        if m.kind is mention.kind
+        and m.sector is mention.sector
+        and (mention.country is None or m.country == mention.country)
+    ]
+    watched = [m for m in fits if m.actor_id is not None]
+    pool = watched or fits
+    return pool[-1] if pool else None
+
+
+def _link_names(doc: Doc, watch: dict[str, WatchlistEntry]) -> None:
+    """Later surname-only and acronym mentions ("Bogdanov", "Khamenei", "ACSR") refer to the first full one."""
+    targets: dict[str, Mention] = {}
+    ambiguous: set[str] = set()
+
+    def offer(key: str, mention: Mention) -> None:
+        if len(key) < 3:
+            return
+        known = targets.get(key)
+        if known is not None and known.canonical != mention.canonical:
+            ambiguous.add(key)
+        targets.setdefault(key, mention)
+
+    all_mentions = sorted((m for ms in doc.mentions for m in ms), key=lambda m: m.start)
+    for mention in all_mentions:
+        if mention.kind is not EntityKind.PERSON or mention.pronoun or mention.descriptor:
+            continue
+        names = [mention.canonical]
+        if mention.actor_id is not None:
+            entry = watch.get(mention.actor_id)
+            names = [entry.name, *entry.aliases] if entry else names
+        for name in names:
+            words = name.split()
+            if len(words) < 2 and mention.actor_id is None:
+                continue
+            offer(name, mention)
+            offer(words[-1], mention)
+            offer(_PARTICLE.sub("", words[-1]), mention)
+    for acronym, mention in doc.acronyms.items():
+        offer(acronym, mention)
+    keys = sorted((k for k in targets if k not in ambiguous), key=len, reverse=True)
+    if not keys:
+        return
+    pattern = re.compile(r"(?<![\w'’-])(?:" + "|".join(re.escape(k) for k in keys) + r")(?![\w-])")
+    sentence_starts = [s.start for s in doc.sentences]
+    for match in pattern.finditer(doc.text, 0, len(doc.folded)):
+        start, end = match.start(), match.end()
+        target = targets[match.group()]
+        index = bisect_right(sentence_starts, start) - 1
+        if target.start >= start or start in doc.consumed or index < 0 or end > doc.sentences[index].end:
+            continue
+        if any(m.start < end and start < m.end for m in doc.mentions[index]):
+            continue
+        what = "acronym" if match.group() in doc.acronyms else "name"
+        mention = Mention(
+            target.kind,
+            start,
+            end,
+            target.canonical,
+            f"{what} '{match.group()}' of earlier '{target.canonical}'",
+            index,
+            target.country,
+            target.sector,
+            target.role,
+            target.actor_id,
+        )
+        mention.antecedent = target
+        doc.mentions[index].append(mention)
+        doc.mentions[index].sort(key=lambda m: (m.start, -m.end))
+
+
+def _build(article: CleanArticle, doc: Doc, links: list[Link]) -> TaggedArticle:
+    kept = [m for ms in doc.mentions for m in ms if not m.pronoun or m.used]
+    kept.sort(key=lambda m: (m.start, -m.end))
+    ids: dict[int, str] = {}
+    by_span: dict[tuple[int, int], str] = {}
+    entities: list[Entity] = []
+    for mention in kept:
+        span = (mention.start, mention.end)
+        if span in by_span:  # never expected; keeps ids unique if two steps ever produce the same span
+            ids[id(mention)] = by_span[span]
+            continue
+        mention_id = f"m{len(entities) + 1}"
+        ids[id(mention)] = by_span[span] = mention_id
+        root = mention.root()
+        refers_to = ids.get(id(root)) if root is not mention else None
+        entities.append(
+            Entity(
+                id=mention_id,
+                kind=root.kind,
+                text=doc.text[mention.start : mention.end],
+                start=mention.start,
+                end=mention.end,
+                canonical_name=root.canonical,
+                country=root.country,
+                sector=root.sector,
+                role=root.role,
+                actor_id=root.actor_id,
+                refers_to=refers_to,
+                why=mention.why,
+            )
+        )
+    interactions: list[Interaction] = []
+    seen: set[tuple[int, int, str, int]] = set()
+    for link in links:
+        sentence = doc.sentences[link.source.sentence]
+        key = (id(link.source.root()), id(link.target.root()), link.type.value, sentence.start)
+        if key in seen or id(link.source) not in ids or id(link.target) not in ids:
+            continue
+        seen.add(key)
+        interactions.append(
+            Interaction(
+                source=ids[id(link.source)],
+                target=ids[id(link.target)],
+                type=link.type,
+                modality=link.modality,
+                evidence=Evidence(text=doc.text[sentence.start : sentence.end], start=sentence.start, end=sentence.end),
+                why=link.why,
+            )
+        )
+    return TaggedArticle(article=article, entities=entities, interactions=interactions)

@@ -1,0 +1,159 @@
+"""Text helpers for the tagger: length-preserving folding and bounded sentence splitting.
+
+Every offset the tagger reports points into the article text, so nothing here may change the length of the
+text: folding maps each character to exactly one character, and sentences are (start, end) spans."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Work per article is capped so that a huge or pathological text cannot stall the stage.
+MAX_CHARS = 200_000
+MAX_SENTENCES = 3_000
+MAX_SENTENCE_CHARS = 1_500
+
+# Apostrophe look-alikes seen in transliterated Arabic names (al-Ka'bi, al-Ka’bi, al-Kaʿbi).
+APOSTROPHES = "'’‘`´ʼʻʿʾ′"
+_HYPHENS = "‐‑‒"
+
+
+@lru_cache(maxsize=1)
+def _fold_table() -> dict[int, str]:
+    """Lower case, strip diacritics, unify apostrophes and hyphens; always one character for one."""
+    table: dict[int, str] = {cp: chr(cp + 32) for cp in range(ord("A"), ord("Z") + 1)}
+    for cp in range(0x80, 0x2000):
+        ch = chr(cp)
+        low = ch.lower()
+        if len(low) != 1:
+            low = ch
+        decomposed = unicodedata.normalize("NFD", low)
+        if len(decomposed) > 1 and all(unicodedata.combining(c) for c in decomposed[1:]):
+            low = decomposed[0]
+        if low != ch:
+            table[cp] = low
+    for ch in APOSTROPHES:
+        table[ord(ch)] = "'"
+    for ch in _HYPHENS:
+        table[ord(ch)] = "-"
+    return table
+
+
+def fold(text: str) -> str:
+    """Matching form of `text`, the same length as `text` (so offsets carry over unchanged)."""
+    return text.translate(_fold_table())
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: int
+    end: int
+
+
+# A run of sentence-final punctuation, closing quotes/brackets, then whitespace. The look-behind makes a
+# match start only at the beginning of a run, so a long run of dots costs linear time, not quadratic.
+_BREAK = re.compile(r"(?<![.!?])[.!?]+[\"”’)\]]*\s+|\n\s*")
+_LAST_WORD = re.compile(r"(\S+)$")
+_ABBREVIATIONS = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "gen",
+        "lt",
+        "col",
+        "maj",
+        "sgt",
+        "capt",
+        "cmdr",
+        "adm",
+        "gov",
+        "sen",
+        "rep",
+        "st",
+        "no",
+        "vs",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "u.s",
+        "u.k",
+        "u.n",
+        "e.g",
+        "i.e",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "jr",
+        "sr",
+        "mt",
+        "ft",
+        "approx",
+    ]
+)
+_OPENERS = "\"“‘'([«"
+
+
+def split_sentences(text: str, limit: int) -> list[Span]:
+    """Sentence spans of text[:limit], each without surrounding whitespace and at most MAX_SENTENCE_CHARS."""
+    spans: list[Span] = []
+    start = 0
+    for match in _BREAK.finditer(text, 0, limit):
+        if "\n" not in match.group() and not _is_break(text, match, limit):
+            continue
+        end = match.start() + len(match.group().rstrip())
+        _add(text, start, end, spans)
+        start = match.end()
+        if len(spans) >= MAX_SENTENCES:
+            return spans[:MAX_SENTENCES]
+    _add(text, start, limit, spans)
+    return spans[:MAX_SENTENCES]
+
+
+def _is_break(text: str, match: re.Match[str], limit: int) -> bool:
+    after = match.end()
+    if after >= limit:
+        return True
+    nxt = text[after]
+    if not (nxt.isupper() or nxt.isdigit() or nxt in _OPENERS):
+        return False
+    if text[match.start()] != ".":
+        return True
+    word = _LAST_WORD.search(text, max(0, match.start() - 12), match.start())
+    if word is None:
+        return True
+    token = word.group(1).lstrip(_OPENERS).lower()
+    # "George W. Bush", "U.S. Treasury", "Gen. Soleimani": not the end of a sentence.
+    return not (len(token) == 1 and token.isalpha()) and token not in _ABBREVIATIONS
+
+
+def _add(text: str, start: int, end: int, spans: list[Span]) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    # A "sentence" without breaks (tables, run-on scraping) is cut at whitespace so later steps stay bounded.
+    while end - start > MAX_SENTENCE_CHARS:
+        cut = text.rfind(" ", start + MAX_SENTENCE_CHARS // 2, start + MAX_SENTENCE_CHARS)
+        if cut <= start:
+            cut = start + MAX_SENTENCE_CHARS
+        spans.append(Span(start, cut))
+        start = cut
+        while start < end and text[start].isspace():
+            start += 1
+    if end > start:
+        spans.append(Span(start, end))
