@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import faust
 import httpx
 
 from schemas.actor_observation import ActorObservation
@@ -48,16 +49,14 @@ def build(settings: Settings, bootstrap: str) -> Any:
         "counterpart_ledger",
         default=None,
         partitions=settings.topic_partitions,
-        key_serializer="orjson",
-        value_serializer="orjson",
+        schema=faust.Schema(key_serializer="orjson", value_serializer="orjson"),
     )
     # alert_id -> True once every webhook accepted it: a replayed alert is not delivered twice.
     delivered_alerts = app.Table(
         "delivered_alerts",
         default=None,
         partitions=settings.topic_partitions,
-        key_serializer="orjson",
-        value_serializer="orjson",
+        schema=faust.Schema(key_serializer="orjson", value_serializer="orjson"),
     )
 
     def observe(tagged: TaggedArticle) -> Sequence[Outgoing]:

@@ -9,6 +9,7 @@ swap the sides and need a "by" agent. Countries and capitals become actors (GPE)
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from services.tagger.text import Span
 MAX_SUBJECT_GAP = 200
 MAX_OBJECT_GAP = 120
 MAX_OBJECT_WORDS = 3
+MAX_PREDICATES = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +155,9 @@ def link_sentence(doc: Doc, index: int, span: Span, register: Callable[[Mention]
     ]
     if not predicates:
         return []
+    # Bounded work: real sentences have a handful of predicates; run-on junk may have thousands.
+    predicates = predicates[:MAX_PREDICATES]
+    reported = bool(_REPORTED.search(doc.folded, span.start, span.end))
     _add_gpes(doc, index, span, predicates, register)
     top = [m for m in doc.mentions[index] if m.head is None]
     links: list[Link] = []
@@ -189,8 +194,12 @@ def link_sentence(doc: Doc, index: int, span: Span, register: Callable[[Mention]
         elif predicate.symmetric and not subjects and len(objects) >= 2:
             pairs = [(objects[0], o) for o in objects[1:]]
             why += " (between)"
+        pairs = [(a, b) for a, b in pairs if a.root() is not b.root()]
+        if not pairs:
+            objects_so_far.update(id(o) for o in objects)
+            continue
         subject_end = max((s.end for s in subjects), default=span.start)
-        modality = _modality(doc, span, subject_end, hit)
+        modality = _modality(doc, span, subject_end, hit, reported)
         if modality is Modality.HAPPENED and subjects and _OF_GERUND.match(doc.folded, subjects[0].tail, hit.start):
             modality = Modality.REPORTED  # an accusation, not an established fact
         for source, target in pairs:
@@ -286,18 +295,22 @@ def _add_gpes(doc: Doc, index: int, span: Span, predicates: list[Hit], register:
     if not places:
         return
     created: dict[int, Mention] = {}
+    starts = [p.start for p in places]
     for hit in predicates:
         predicate = hit.key.ref
         assert isinstance(predicate, Predicate)
-        for place in places:
+        # Only the nearest place on each side can be the predicate's subject or object.
+        after = bisect_left(starts, hit.end)
+        nearest = places[max(0, after - 1) : after + 1]
+        for place in nearest:
             if place.start in created:
                 continue
             role = ""
-            if place.end < hit.start and _FILLERS.match(doc.folded, place.end, hit.start):
+            if place.end <= hit.start and _FILLERS.match(doc.folded, place.end, hit.start):
                 if _LOCATIVE.search(doc.folded, max(span.start, place.start - 20), place.start):
                     continue
                 role = "subject"
-            elif place.start > hit.end and predicate.type is not None and not predicate.place:
+            elif place.start >= hit.end and predicate.type is not None and not predicate.place:
                 lead = _OBJECT_LEAD.match(doc.folded, hit.end, place.start)
                 if lead is None or lead.end() != place.start:
                     continue
@@ -321,19 +334,19 @@ def _add_gpes(doc: Doc, index: int, span: Span, predicates: list[Hit], register:
         mentions.sort(key=lambda m: (m.start, -m.end))
 
 
-def _modality(doc: Doc, span: Span, subject_end: int, hit: Hit) -> Modality:
-    begin = max(span.start, min(subject_end, hit.start))
+def _modality(doc: Doc, span: Span, subject_end: int, hit: Hit, reported: bool) -> Modality:
+    begin = max(span.start, hit.start - MAX_SUBJECT_GAP, min(subject_end, hit.start))
     # Only the clause of the predicate: "did not comment, but has condemned" is not a denial.
     for brk in _CLAUSE_BREAK.finditer(doc.folded, begin, hit.start):
         begin = brk.end()
     window = doc.folded[begin : hit.end]
     # The predicate's own words count too ("denied meeting" is matched as "meeting" after "denied").
-    if _DENIED.search(window) or _DENIED_AFTER.search(doc.folded, hit.end, span.end):
+    if _DENIED.search(window) or _DENIED_AFTER.search(doc.folded, hit.end, min(span.end, hit.end + 150)):
         return Modality.DENIED
     if _HYPOTHETICAL.search(window):
         return Modality.HYPOTHETICAL
     if _PLANNED.search(doc.folded, begin, hit.start):
         return Modality.PLANNED
-    if _REPORTED.search(doc.folded, span.start, span.end):
+    if reported:
         return Modality.REPORTED
     return Modality.HAPPENED
