@@ -95,12 +95,17 @@ def check_files(settings: Settings, service: str) -> None:
             raise CliError(str(exc), EXIT_CONFIG) from exc
 
 
-def ensure_topics(settings: Settings, bootstrap: str) -> None:
-    from services.runtime.kafka_admin import BrokerUnavailable
+def ensure_topics(settings: Settings, bootstrap: str, *, wait_for_groups: bool = False) -> None:
+    from services.runtime.kafka_admin import BrokerUnavailable, wait_for_group_coordinator
     from services.runtime.kafka_admin import ensure_topics as create
 
+    async def prepare() -> None:
+        await create(settings, bootstrap)
+        if wait_for_groups:
+            await wait_for_group_coordinator(bootstrap, settings.topic_raw)
+
     try:
-        asyncio.run(create(settings, bootstrap))
+        asyncio.run(prepare())
     except BrokerUnavailable as exc:
         raise CliError(str(exc)) from exc
 
@@ -197,7 +202,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         check_files(settings, service)
     bootstrap, started = resolve_bootstrap(settings, start_local=True)
     try:
-        ensure_topics(settings, bootstrap)
+        ensure_topics(settings, bootstrap, wait_for_groups=True)
         print(f"actorwatch: Kafka at {bootstrap}; starting {', '.join(SERVICES)}", flush=True)
         from services.supervisor import Supervisor
 
@@ -217,7 +222,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         check_files(demo_settings, service)
     bootstrap, started = resolve_bootstrap(settings, start_local=True)
     try:
-        ensure_topics(settings, bootstrap)
+        ensure_topics(settings, bootstrap, wait_for_groups=True)
         print(f"actorwatch demo: Kafka at {bootstrap}; starting {', '.join(SERVICES)}", flush=True)
         from services.demo import run_demo
 

@@ -51,4 +51,5 @@ def serve_metrics(settings: Settings, service: str) -> int:
 def run_worker(app: Any, settings: Settings) -> None:
     """Run the app until SIGINT/SIGTERM; Faust's worker commits offsets and leaves the group on the way out."""
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    worker.spinner = None  # the start-up spinner writes terminal escape codes into logs
     worker.execute_from_commandline()

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -38,6 +38,22 @@ async def ensure_topics(settings: Settings, bootstrap: str, topics: Iterable[str
         return missing
     finally:
         await admin.close()
+
+
+async def wait_for_group_coordinator(bootstrap: str, topic: str, *, timeout_s: float = 60.0) -> None:
+    """Join a throwaway consumer group once. On a new broker this waits out the creation of its offsets
+    topic, so that the services start into a broker that is ready for consumer groups (and say nothing
+    about a coordinator that is not there yet)."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="actorwatch-readiness-check")
+    try:
+        await asyncio.wait_for(consumer.start(), timeout=15)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not consumer.assignment() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.1)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        raise BrokerUnavailable(_unreachable(bootstrap, exc)) from exc
+    finally:
+        await consumer.stop()
 
 
 async def publish(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, Contract]]) -> int:

@@ -81,8 +81,14 @@ def test_secret_webhook_url_is_not_echoed_in_config_errors() -> None:
 
 
 def test_bad_webhook_url_is_refused_at_start_and_masked() -> None:
-    done = actorwatch("run", "alerter", env={"ACTORWATCH_WEBHOOK_URLS": "ftp://hooks.example/T0/SECRETPATH",
-                                             "ACTORWATCH_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+    done = actorwatch(
+        "run",
+        "alerter",
+        env={
+            "ACTORWATCH_WEBHOOK_URLS": "ftp://hooks.example/T0/SECRETPATH",
+            "ACTORWATCH_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+        },
+    )
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().count("\n") == 0, done.stderr
     assert "SECRETPATH" not in done.stderr + done.stdout
