@@ -24,7 +24,7 @@ from services.alerter.decide import AlertRules, decide, observations_from_tagged
 from services.alerter.ledger import CounterpartLedger
 from services.alerter.webhooks import deliver, parse_webhook
 from services.runtime import metrics
-from services.runtime.app import make_app, source_topic
+from services.runtime.app import add_step_agent, make_app
 from services.runtime.step import KafkaMessage, Outgoing, Step, faust_sink, inline
 from services.settings import Settings
 from services.watchlist import load_watchlist
@@ -131,20 +131,9 @@ def build(settings: Settings, bootstrap: str) -> Any:
         dead_letter_topic=settings.topic_dead_letters,
     )
 
-    @app.agent(source_topic(app, settings, settings.topic_tagged), concurrency=1, name="observe")  # type: ignore[untyped-decorator]
-    async def observe_agent(stream: Any) -> None:
-        async for event in stream.events():
-            await observe_step.submit(event.message)
-
-    @app.agent(source_topic(app, settings, settings.topic_observations), concurrency=1, name="decide")  # type: ignore[untyped-decorator]
-    async def decide_agent(stream: Any) -> None:
-        async for event in stream.events():
-            await decide_step.submit(event.message)
-
-    @app.agent(source_topic(app, settings, settings.topic_alerts), concurrency=1, name="deliver")  # type: ignore[untyped-decorator]
-    async def deliver_agent(stream: Any) -> None:
-        async for event in stream.events():
-            await deliver_step.submit(event.message)
+    add_step_agent(app, settings, settings.topic_tagged, observe_step)
+    add_step_agent(app, settings, settings.topic_observations, decide_step)
+    add_step_agent(app, settings, settings.topic_alerts, deliver_step)
 
     @app.on_before_shutdown.connect  # type: ignore[untyped-decorator]
     async def close_client(_app: Any, **_kwargs: Any) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from schemas.raw_article import RawArticle
 from services.cleaner.extract import clean_article
-from services.runtime.app import make_app, source_topic
+from services.runtime.app import add_step_agent, make_app
 from services.runtime.step import Outgoing, Step, faust_sink, in_executor
 from services.settings import Settings
 
@@ -33,10 +33,6 @@ def build(settings: Settings, bootstrap: str) -> Any:
         dead_letter_topic=settings.topic_dead_letters,
     )
 
-    # concurrency=1: faust-streaming can commit past in-flight messages with more (its issue #606).
-    @app.agent(source_topic(app, settings, settings.topic_raw), concurrency=1, name="clean")  # type: ignore[untyped-decorator]
-    async def clean(stream: Any) -> None:
-        async for event in stream.events():
-            await step.submit(event.message)
+    add_step_agent(app, settings, settings.topic_raw, step)
 
     return app

@@ -9,6 +9,7 @@ import faust
 from prometheus_client import start_http_server
 
 from services.runtime.codec import register_orjson_codec
+from services.runtime.step import Step
 from services.settings import Settings
 
 log = logging.getLogger("actorwatch")
@@ -38,6 +39,19 @@ def make_app(settings: Settings, service: str, bootstrap: str) -> Any:
 
 def source_topic(app: Any, settings: Settings, name: str) -> Any:
     return app.topic(name, partitions=settings.topic_partitions, key_type=bytes, value_type=bytes)
+
+
+def add_step_agent(app: Any, settings: Settings, topic: str, step: Step[Any]) -> None:
+    """Feed every message of `topic` to `step`, one at a time, as the agent named after the step's stage.
+
+    concurrency=1: faust-streaming can commit offsets past in-flight messages with more (its issue #606);
+    scale with partitions and workers instead."""
+
+    async def agent(stream: Any) -> None:
+        async for event in stream.events():
+            await step.submit(event.message)
+
+    app.agent(source_topic(app, settings, topic), concurrency=1, name=step.stage)(agent)
 
 
 def serve_metrics(settings: Settings, service: str) -> int:

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from schemas.clean_article import CleanArticle
-from services.runtime.app import make_app, source_topic
+from services.runtime.app import add_step_agent, make_app
 from services.runtime.step import Outgoing, Step, faust_sink, in_executor
 from services.settings import Settings
 from services.tagger.tag import Tagger
@@ -34,9 +34,6 @@ def build(settings: Settings, bootstrap: str) -> Any:
         dead_letter_topic=settings.topic_dead_letters,
     )
 
-    @app.agent(source_topic(app, settings, settings.topic_clean), concurrency=1, name="tag")  # type: ignore[untyped-decorator]
-    async def tag(stream: Any) -> None:
-        async for event in stream.events():
-            await step.submit(event.message)
+    add_step_agent(app, settings, settings.topic_clean, step)
 
     return app
