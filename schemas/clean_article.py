@@ -21,6 +21,12 @@ class CleanArticle(Contract):
     published_at: UtcDatetime | None = None
     fetched_at: UtcDatetime
     language: str | None = Field(default=None, description="ISO 639-1 code when known, e.g. 'en'.")
+    story_id: str | None = Field(
+        default=None, description="Id of the story cluster this article belongs to (near-duplicates share it)."
+    )
+    story_publishers: int = Field(
+        default=1, ge=1, description="Distinct publishers seen in the story cluster so far (corroboration)."
+    )
 
     @model_validator(mode="after")
     def _text_is_paragraphs(self) -> CleanArticle:

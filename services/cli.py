@@ -266,6 +266,15 @@ def build_parser() -> argparse.ArgumentParser:
     broker = commands.add_parser("broker", help="the local single-node broker (deploy/kafka)")
     broker.add_argument("action", choices=["start", "stop", "status"])
     broker.set_defaults(handler=cmd_broker)
+
+    # Each stage adds its own subcommands (e.g. `tag`, `extract`) from services/<stage>/commands.py.
+    from services.alerter import commands as alerter_commands
+    from services.cleaner import commands as cleaner_commands
+    from services.fetcher import commands as fetcher_commands
+    from services.tagger import commands as tagger_commands
+
+    for stage_commands in (fetcher_commands, cleaner_commands, tagger_commands, alerter_commands):
+        stage_commands.register(commands)
     return parser
 
 

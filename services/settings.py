@@ -87,6 +87,14 @@ class Settings(BaseSettings):
 
     log_level: str = Field(default="info", pattern=r"^(debug|info|warn|error|crit)$")
 
+    # --- fetcher settings (issue 5) ---
+
+    # --- cleaner settings (issue 6) ---
+
+    # --- tagger settings (issue 3) ---
+
+    # --- alerter settings (issue 4) ---
+
     @field_validator("webhook_urls", mode="before")
     @classmethod
     def _split_webhook_urls(cls, value: object) -> object:
