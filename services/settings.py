@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     )
     topic_alerts: str = Field(default="alerts", description="Alerts. Env ACTORWATCH_TOPIC_ALERTS.")
     topic_dead_letters: str = Field(default="dead-letters", description="Failed messages with the reason.")
+    topic_watchlist: str = Field(
+        default="watchlist", description="Watched actors, compacted, keyed by actor id: the running truth."
+    )
+    topic_sources: str = Field(default="sources", description="Sources, compacted, keyed by source id.")
     topic_partitions: int = Field(default=3, ge=1, le=1000, description="Partitions per topic. Default 3.")
     topic_replication_factor: int = Field(default=1, ge=1, le=10, description="Replicas per topic. Default 1.")
 
@@ -134,4 +138,10 @@ class Settings(BaseSettings):
             self.topic_observations,
             self.topic_alerts,
             self.topic_dead_letters,
+            self.topic_watchlist,
+            self.topic_sources,
         ]
+
+    def compacted_topics(self) -> set[str]:
+        """Topics that hold the latest value per key (cleanup.policy=compact) rather than a history."""
+        return {self.topic_watchlist, self.topic_sources}

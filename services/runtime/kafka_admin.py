@@ -29,11 +29,20 @@ async def ensure_topics(settings: Settings, bootstrap: str, topics: Iterable[str
     try:
         existing = set(await admin.list_topics())
         missing = [t for t in wanted if t not in existing]
+        compacted = settings.compacted_topics()
         if missing:
             # Another process may create them between our list and create: the same outcome.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
-                    [NewTopic(t, settings.topic_partitions, settings.topic_replication_factor) for t in missing]
+                    [
+                        NewTopic(
+                            t,
+                            settings.topic_partitions,
+                            settings.topic_replication_factor,
+                            topic_configs={"cleanup.policy": "compact"} if t in compacted else {},
+                        )
+                        for t in missing
+                    ]
                 )
         return missing
     finally:

@@ -34,6 +34,8 @@ def namespaced_settings(state_dir: Path, **overrides: object) -> Settings:
         "topic_observations": f"t{tag}-actor-observations",
         "topic_alerts": f"t{tag}-alerts",
         "topic_dead_letters": f"t{tag}-dead-letters",
+        "topic_watchlist": f"t{tag}-watchlist",
+        "topic_sources": f"t{tag}-sources",
         "group_prefix": f"test-{tag}",
         "state_dir": state_dir,
         "metrics_port_fetcher": 0,
