@@ -18,7 +18,8 @@ from schemas.tagged_article import (
     Sector,
     TaggedArticle,
 )
-from schemas.watchlist import WatchlistEntry
+from schemas.watchlist import RuleConfig, WatchlistEntry
+from schemas.watchlist_update import WatchlistUpdate
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -37,7 +38,9 @@ __all__ = [
     "InteractionType",
     "Modality",
     "RawArticle",
+    "RuleConfig",
     "Sector",
     "TaggedArticle",
     "WatchlistEntry",
+    "WatchlistUpdate",
 ]

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from schemas.base import Contract, CountryCode, UtcDatetime
+from schemas.base import Contract, CountryCode, Part, UtcDatetime
 from schemas.tagged_article import Evidence, InteractionType, Modality, Sector
 
 
-class CounterpartContact(Contract):
+class CounterpartContact(Part):
     counterpart_id: str = Field(description="Stable id of the counterpart: '<COUNTRY>:<normalised name>'.")
     name: str
     role: str | None = None
@@ -32,3 +32,8 @@ class ActorObservation(Contract):
     published_at: UtcDatetime | None = None
     observed_at: UtcDatetime
     contacts: list[CounterpartContact] = Field(default_factory=list)
+    story_id: str | None = Field(default=None, description="Story cluster of the article (syndicated copies share it).")
+    story_publishers: int = Field(default=1, ge=1, description="Distinct publishers of the story so far.")
+    learn_only: bool = Field(
+        default=False, description="Backfill: update the ledger, raise no alert (`actorwatch backfill --learn-only`)."
+    )

@@ -26,6 +26,10 @@ class AlertCounterpart(Part):
     interaction_type: InteractionType
     modality: Modality
     evidence: list[Evidence]
+    alert_key: str | None = Field(
+        default=None, description="Hash of (actor, counterpart, level): the idempotency key of this finding."
+    )
+    why: str | None = Field(default=None, description="Why this level: what was already known about the country.")
 
 
 class Alert(Contract):
@@ -43,3 +47,8 @@ class Alert(Contract):
     source: str
     published_at: UtcDatetime | None = None
     created_at: UtcDatetime
+    corroboration: int = Field(default=1, ge=1, description="Distinct publishers that reported these contacts so far.")
+    update: bool = Field(
+        default=False,
+        description="A corroboration update of an alert already raised (same alert_id); chats are not re-posted.",
+    )

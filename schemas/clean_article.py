@@ -27,6 +27,23 @@ class CleanArticle(Contract):
     story_publishers: int = Field(
         default=1, ge=1, description="Distinct publishers seen in the story cluster so far (corroboration)."
     )
+    # Metadata (issue 6). All optional, so older producers and consumers keep working.
+    authors: list[str] = Field(default_factory=list, description="Author names from metadata or the byline.")
+    modified_at: UtcDatetime | None = Field(default=None, description="Last-modified time the page declares.")
+    site_name: str | None = Field(default=None, description="Publisher's site name, e.g. 'Reuters'.")
+    canonical_url: str | None = Field(default=None, description="The page's declared canonical URL, if any.")
+    dateline: str | None = Field(
+        default=None, description="Dateline taken off the first paragraph, e.g. 'BAGHDAD (Reuters)'."
+    )
+    captions: list[str] = Field(
+        default_factory=list, description="Image captions, each once, kept apart from the body paragraphs."
+    )
+    body_paragraphs: int | None = Field(
+        default=None,
+        ge=0,
+        description="How many leading `paragraphs` are article body; the rest are captions that the body does "
+        "not already contain, appended so the tagger reads every caption sentence exactly once. None: all body.",
+    )
 
     @model_validator(mode="after")
     def _text_is_paragraphs(self) -> CleanArticle:

@@ -15,6 +15,13 @@ class DeadLetter(Contract):
     error: str = Field(description="One line: the exception type and message.")
     original: bytes = Field(description="The message value exactly as read (base64 in JSON).")
     original_key: bytes | None = None
+    original_size: int | None = Field(default=None, ge=0, description="Size of the original value in bytes.")
+    original_sha256: str | None = Field(default=None, description="Hex SHA-256 of the whole original value.")
+    truncated: bool = Field(
+        default=False,
+        description="True when `original` holds only the first bytes (large messages); the whole message "
+        "stays in `topic` at `partition`/`offset` for as long as that topic retains it.",
+    )
     topic: str
     partition: int
     offset: int

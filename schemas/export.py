@@ -18,6 +18,7 @@ from schemas.dead_letter import DeadLetter
 from schemas.raw_article import RawArticle
 from schemas.tagged_article import TaggedArticle
 from schemas.watchlist import WatchlistEntry
+from schemas.watchlist_update import WatchlistUpdate
 
 JSON_DIR = Path(__file__).resolve().parent / "json"
 
@@ -30,6 +31,7 @@ CONTRACTS: dict[str, type[Contract]] = {
     "alert": Alert,
     "dead_letter": DeadLetter,
     "watchlist_entry": WatchlistEntry,
+    "watchlist_update": WatchlistUpdate,
 }
 
 

@@ -21,3 +21,13 @@ class RawArticle(Contract):
     feed_title: str | None = Field(default=None, description="Title the feed gave the item, if any.")
     feed_published_at: UtcDatetime | None = Field(default=None, description="Date the feed gave the item.")
     language_hint: str | None = Field(default=None, description="Language the source is expected to be in.")
+    canonical_url: str | None = Field(
+        default=None,
+        description="The page's canonical URL: its rel=canonical when it has one, else `url`, normalised "
+        "(lower-case scheme and host, default port, fragment and tracking parameters dropped).",
+    )
+    content_sha256: str | None = Field(default=None, description="SHA-256 (hex) of the body bytes as served.")
+    revision: int = Field(default=0, ge=0, description="0 for the first version seen; n for the n-th change.")
+    revision_of: str | None = Field(
+        default=None, description="For a revision: content_sha256 of the version published before it."
+    )

@@ -1,11 +1,34 @@
-"""Watchlist entries: the actors analysts watch (bundled file now; the `watchlist` topic later)."""
+"""Watchlist entries: the actors analysts watch (the watchlist file, and the compacted `watchlist` topic)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
-from schemas.base import Contract, CountryCode
-from schemas.tagged_article import EntityKind, Sector
+from schemas.base import Contract, CountryCode, Part
+from schemas.tagged_article import EntityKind, InteractionType, Sector
+
+ModalityHandling = Literal["mark", "suppress"]
+
+
+class RuleConfig(Part):
+    """Alert rules for one actor; unset fields fall back to the file's `defaults:` and then the built-ins."""
+
+    interaction_types: list[InteractionType] | None = Field(
+        default=None, description="Interaction types that count as contact (default: contact and cooperation)."
+    )
+    sectors: list[Sector] | None = Field(default=None, description="Counterpart sectors that count (government).")
+    planned: ModalityHandling | None = Field(default=None, description="Planned contacts: 'mark' (default).")
+    denied: ModalityHandling | None = Field(default=None, description="Denied/cancelled: 'suppress' (default).")
+    hypothetical: ModalityHandling | None = Field(default=None, description="Hypothetical: 'suppress' (default).")
+    reported: ModalityHandling | None = Field(default=None, description="Reported/alleged: 'mark' (default).")
+    renewed_after_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3650,
+        description="RENEWED alert when a counterpart reappears after N days; off if unset.",
+    )
 
 
 class WatchlistEntry(Contract):
@@ -23,3 +46,4 @@ class WatchlistEntry(Contract):
     known_counterparts: list[str] = Field(
         default_factory=list, description="Canonical names of counterparts already known."
     )
+    rules: RuleConfig | None = Field(default=None, description="Per-actor alert rules (over the file defaults).")

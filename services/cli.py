@@ -297,4 +297,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 
 
 if __name__ == "__main__":
-    main()
+    # Run the imported module's main, not this __main__ copy: stage commands raise services.cli.CliError,
+    # which must be the class that main() catches.
+    from services.cli import main as imported_main
+
+    imported_main()

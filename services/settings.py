@@ -92,12 +92,115 @@ class Settings(BaseSettings):
     log_level: str = Field(default="info", pattern=r"^(debug|info|warn|error|crit)$")
 
     # --- fetcher settings (issue 5) ---
+    fetch_allow_networks: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Networks the fetcher may connect to although they are private, loopback, link-local... "
+        "(JSON list of CIDRs, e.g. '[\"127.0.0.0/8\"]'). Empty: only public addresses. "
+        "Env ACTORWATCH_FETCH_ALLOW_NETWORKS.",
+    )
+    fetch_connect_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="TCP/TLS connect timeout. Env ACTORWATCH_FETCH_CONNECT_TIMEOUT_S."
+    )
+    fetch_max_redirects: int = Field(
+        default=5, ge=0, le=20, description="Redirects followed per request. Env ACTORWATCH_FETCH_MAX_REDIRECTS."
+    )
+    fetch_per_host_concurrency: int = Field(
+        default=2, ge=1, le=32, description="Requests in flight per host. Env ACTORWATCH_FETCH_PER_HOST_CONCURRENCY."
+    )
+    fetch_host_delay_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=600,
+        description="Minimum time between two requests to one host. Env ACTORWATCH_FETCH_HOST_DELAY_S.",
+    )
+    fetch_max_concurrency: int = Field(
+        default=50, ge=1, le=1000, description="Sources polled at once. Env ACTORWATCH_FETCH_MAX_CONCURRENCY."
+    )
+    fetch_jitter: float = Field(
+        default=0.1, ge=0, le=0.5, description="Interval spread, +- fraction. Env ACTORWATCH_FETCH_JITTER."
+    )
+    fetch_max_backoff_s: float = Field(
+        default=6 * 3600.0,
+        gt=0,
+        description="Longest wait after repeated failures. Env ACTORWATCH_FETCH_MAX_BACKOFF_S.",
+    )
+    fetch_robots: bool = Field(
+        default=True, description="Honour robots.txt for article pages. Env ACTORWATCH_FETCH_ROBOTS."
+    )
+    fetch_seen_ttl_s: float = Field(
+        default=90 * 86400.0,
+        gt=0,
+        description="How long a published URL is remembered. Env ACTORWATCH_FETCH_SEEN_TTL_S.",
+    )
+    fetch_seen_max_entries: int = Field(
+        default=500_000, ge=1, le=50_000_000, description="Most URLs remembered. Env ACTORWATCH_FETCH_SEEN_MAX_ENTRIES."
+    )
+    fetch_stale_after_s: float = Field(
+        default=3 * 86400.0,
+        gt=0,
+        description="A source with no new item for this long is 'stale'. Env ACTORWATCH_FETCH_STALE_AFTER_S.",
+    )
+    fetch_failing_after: int = Field(
+        default=3,
+        ge=1,
+        le=1000,
+        description="Consecutive failures after which a source is 'failing' (before: 'degraded'). "
+        "Env ACTORWATCH_FETCH_FAILING_AFTER.",
+    )
+
+    @field_validator("fetch_allow_networks")
+    @classmethod
+    def _check_allow_networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        try:
+            return [str(ipaddress.ip_network(v.strip(), strict=False)) for v in value]
+        except ValueError as exc:
+            raise ValueError(f"not a network in CIDR form: {exc}") from None
 
     # --- cleaner settings (issue 6) ---
+    cleaner_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Extraction processes per cleaner service; a page over its time budget gets its process "
+        "replaced. Env ACTORWATCH_CLEANER_WORKERS.",
+    )
+    cleaner_story_capacity: int = Field(
+        default=20_000,
+        ge=10,
+        le=1_000_000,
+        description="Distinct recent articles the cleaner remembers for duplicate and story detection (oldest "
+        "forgotten first; one changelog row each). Env ACTORWATCH_CLEANER_STORY_CAPACITY.",
+    )
 
     # --- tagger settings (issue 3) ---
 
     # --- alerter settings (issue 4) ---
+    alert_routes: list[dict[str, object]] = Field(
+        default_factory=list,
+        description='JSON list of routes {"webhook": N, "actors": [ids], "levels": [NEW_COUNTRY, ...]}: webhook '
+        "N (0-based in ACTORWATCH_WEBHOOK_URLS) gets only matching alerts; a webhook no route names gets all. "
+        "Env ACTORWATCH_ALERT_ROUTES.",
+    )
+    webhook_base_delay_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="First retry backoff (doubles, full jitter). Env ACTORWATCH_WEBHOOK_BASE_DELAY_S.",
+    )
+    webhook_max_delay_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Longest wait between tries, Retry-After capped to it. Env ACTORWATCH_WEBHOOK_MAX_DELAY_S.",
+    )
+    watchlist_live: bool = Field(
+        default=True,
+        description="Tagger and alerter follow the compacted watchlist topic (seeded from the file until it has "
+        "content). Env ACTORWATCH_WATCHLIST_LIVE.",
+    )
 
     @field_validator("webhook_urls", mode="before")
     @classmethod

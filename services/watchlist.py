@@ -1,20 +1,48 @@
-"""Reading the watchlist file: YAML with a top-level `actors:` list of schemas.watchlist.WatchlistEntry."""
+"""The watchlist: a YAML file (top-level `actors:` list of schemas.watchlist.WatchlistEntry and optional
+`defaults:` rules), and the compacted `watchlist` topic that is the running truth once it has content.
+
+The topic is keyed by actor id; each value is a schemas.watchlist_update.WatchlistUpdate (an entry, or
+None for a removal). The reserved key `_defaults` carries the rule defaults. `WatchlistState` folds
+those updates into the current view; `follow_watchlist` keeps one up to date from the topic."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from schemas.watchlist import WatchlistEntry
+from schemas.base import utc_now
+from schemas.watchlist import RuleConfig, WatchlistEntry
+from schemas.watchlist_update import WatchlistUpdate
+
+log = logging.getLogger("actorwatch.watchlist")
+
+DEFAULTS_KEY = "_defaults"
 
 
 class WatchlistError(ValueError):
     """The watchlist cannot be used; the message is one line that names the file and the problem."""
 
 
-def load_watchlist(path: Path) -> list[WatchlistEntry]:
+@dataclass(frozen=True)
+class Watchlist:
+    entries: dict[str, WatchlistEntry] = field(default_factory=dict)
+    defaults: RuleConfig = field(default_factory=RuleConfig)
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    return f"field {'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+
+
+def load_watchlist_file(path: Path) -> Watchlist:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -28,11 +56,141 @@ def load_watchlist(path: Path) -> list[WatchlistEntry]:
         try:
             entries.append(WatchlistEntry.model_validate(item))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise WatchlistError(f"watchlist {path}: actor #{index + 1} field {where}: {first['msg']}") from exc
+            raise WatchlistError(f"watchlist {path}: actor #{index + 1} {_first_error(exc)}") from exc
     ids = [e.actor_id for e in entries]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise WatchlistError(f"watchlist {path}: duplicate actor_id {', '.join(duplicates)}")
-    return entries
+    raw_defaults = document.get("defaults") or {}
+    if not isinstance(raw_defaults, dict):
+        raise WatchlistError(f"watchlist {path}: 'defaults:' must be a mapping")
+    try:
+        defaults = RuleConfig.model_validate(raw_defaults.get("rules") or {})
+    except ValidationError as exc:
+        raise WatchlistError(f"watchlist {path}: defaults.rules {_first_error(exc)}") from exc
+    return Watchlist({e.actor_id: e for e in entries}, defaults)
+
+
+def load_watchlist(path: Path) -> list[WatchlistEntry]:
+    return list(load_watchlist_file(path).entries.values())
+
+
+# --- the compacted topic ----------------------------------------------------------------------------
+
+
+def updates_for(watchlist: Watchlist) -> list[WatchlistUpdate]:
+    """The topic messages that make the topic say exactly this watchlist's actors and defaults."""
+    now = utc_now()
+    updates = [WatchlistUpdate(actor_id=DEFAULTS_KEY, defaults=watchlist.defaults, updated_at=now)]
+    updates.extend(WatchlistUpdate(actor_id=a, entry=e, updated_at=now) for a, e in sorted(watchlist.entries.items()))
+    return updates
+
+
+class WatchlistState:
+    """The watchlist as folded from topic updates, seeded from the file until the topic says otherwise."""
+
+    def __init__(self, seed: Watchlist) -> None:
+        self.current = seed
+        self._from_topic = False
+        self.version = 0  # bumped on every applied change; lets callers rebuild derived state lazily
+
+    def apply(self, updates: Iterable[WatchlistUpdate]) -> bool:
+        """Fold updates in; returns whether anything changed. The first topic update replaces the file seed
+        entirely: the topic is the source of truth once it has content."""
+        entries = {} if not self._from_topic else dict(self.current.entries)
+        defaults = RuleConfig() if not self._from_topic else self.current.defaults
+        applied = False
+        for update in updates:
+            applied = True
+            if update.actor_id == DEFAULTS_KEY:
+                defaults = update.defaults or RuleConfig()
+            elif update.entry is None:
+                entries.pop(update.actor_id, None)
+            else:
+                entries[update.actor_id] = update.entry
+        if not applied:
+            return False
+        self._from_topic = True
+        new = Watchlist(entries, defaults)
+        changed = new != self.current
+        self.current = new
+        if changed:
+            self.version += 1
+        return changed
+
+
+def decode_update(key: bytes | None, value: bytes | None) -> WatchlistUpdate | None:
+    """A topic record as an update; a bare tombstone (value None) is a removal. Bad records: None, logged."""
+    if value is None:
+        if key is None:
+            return None
+        return WatchlistUpdate(actor_id=key.decode("utf-8", "replace"), updated_at=utc_now())
+    try:
+        return WatchlistUpdate.from_bytes(value)
+    except ValidationError as exc:
+        log.warning("watchlist record with key %r ignored: %s", key, _first_error(exc))
+        return None
+
+
+async def follow_watchlist(
+    bootstrap: str,
+    topic: str,
+    state: WatchlistState,
+    on_change: Callable[[Watchlist], None] | None = None,
+    *,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Read the whole topic (no consumer group: every worker needs every actor), then follow it forever.
+
+    A broker hiccup must not take the service down with it: the follower starts over after a pause (the
+    state it built stays in use meanwhile, and re-reading a compacted topic is cheap and idempotent)."""
+    while True:
+        try:
+            await _follow_once(bootstrap, topic, state, on_change, ready)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("watchlist follower on %s failed (%s); retrying in 2 s", topic, type(exc).__name__)
+            await asyncio.sleep(2.0)
+
+
+async def _follow_once(
+    bootstrap: str,
+    topic: str,
+    state: WatchlistState,
+    on_change: Callable[[Watchlist], None] | None,
+    ready: asyncio.Event | None,
+) -> None:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        # The topic's content up to now is applied as one change: a first partial batch (one partition of
+        # several) must not briefly replace the whole file seed.
+        for _ in range(100):
+            if consumer.assignment():
+                break
+            await asyncio.sleep(0.05)
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        pending: list[WatchlistUpdate] = []
+        while True:
+            batches: dict[Any, list[Any]] = await consumer.getmany(timeout_ms=500)
+            pending.extend(
+                u for batch in batches.values() for r in batch if (u := decode_update(r.key, r.value)) is not None
+            )
+            if ends and any([await consumer.position(tp) < end for tp, end in ends.items()]):
+                continue  # still catching up with what was there at start
+            ends = {}
+            if pending and state.apply(pending):
+                log.info("watchlist now has %d actor(s)", len(state.current.entries))
+                if on_change is not None:
+                    on_change(state.current)
+            pending = []
+            if ready is not None and not ready.is_set():
+                ready.set()
+    finally:
+        with contextlib.suppress(Exception):
+            await consumer.stop()

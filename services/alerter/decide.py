@@ -14,6 +14,10 @@ Decisions worth knowing:
   evidence sentences; its interaction type and modality are those of the first such contact.
 - The time a counterpart is "seen" is the article's publication time, or the observation time when the
   article has no date; first/last seen are min/max so that late articles do not move them backwards.
+- Idempotence: each finding has a key from (actor, counterpart, level) (RENEWED also from the last-seen
+  time it renews); the card's alert_id derives from its findings' keys, so one counterpart on a card has
+  an id from (actor, counterpart, level) alone. A later article (another publisher, a syndicated copy)
+  about a counterpart already alerted on re-emits that card as an update with a higher corroboration.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import orjson
 
@@ -39,7 +44,7 @@ from schemas.tagged_article import (
     Sector,
     TaggedArticle,
 )
-from schemas.watchlist import WatchlistEntry
+from schemas.watchlist import RuleConfig, WatchlistEntry
 from services.alerter.ledger import CounterpartLedger, CounterpartRecord
 
 # Stand-in for an unknown country in a counterpart id; never a valid alpha-3 code, so never collides.
@@ -148,6 +153,8 @@ def observations_from_tagged(
             published_at=article.published_at,
             observed_at=now,
             contacts=[c for _, _, c in sorted(found, key=lambda t: (t[0], t[1]))],
+            story_id=article.story_id,
+            story_publishers=article.story_publishers,
         )
         for actor_id, found in sorted(contacts.items())
     ]
@@ -160,9 +167,48 @@ def observations_from_tagged(
 class AlertRules:
     government_sectors: frozenset[Sector] = GOVERNMENT_SECTORS
     allowed_types: frozenset[InteractionType] = CONTACT_TYPES
-    # Denied or hypothetical meetings did not happen; planned and reported ones are worth a look.
+    # Denied or hypothetical meetings did not happen; planned and reported ones are worth a look (marked
+    # with their modality on the card).
     suppressed_modalities: frozenset[Modality] = field(
         default_factory=lambda: frozenset({Modality.DENIED, Modality.HYPOTHETICAL})
+    )
+    renewed_after_days: int | None = None  # RENEWED is off unless configured
+
+
+_MODALITY_FIELDS = {
+    Modality.PLANNED: "planned",
+    Modality.DENIED: "denied",
+    Modality.HYPOTHETICAL: "hypothetical",
+    Modality.REPORTED: "reported",
+}
+
+
+def rules_for(entry: WatchlistEntry, defaults: RuleConfig | None = None) -> AlertRules:
+    """The actor's rules: its own `rules:`, else the file's `defaults: rules:`, else the built-ins."""
+    base = AlertRules()
+    layers = [c for c in (defaults, entry.rules) if c is not None]
+
+    def pick(name: str) -> Any:
+        value = None
+        for layer in layers:
+            if getattr(layer, name) is not None:
+                value = getattr(layer, name)
+        return value
+
+    types = pick("interaction_types")
+    sectors = pick("sectors")
+    suppressed = set(base.suppressed_modalities)
+    for modality, name in _MODALITY_FIELDS.items():
+        handling = pick(name)
+        if handling == "suppress":
+            suppressed.add(modality)
+        elif handling == "mark":
+            suppressed.discard(modality)
+    return AlertRules(
+        government_sectors=frozenset(sectors) if sectors is not None else base.government_sectors,
+        allowed_types=frozenset(types) if types is not None else base.allowed_types,
+        suppressed_modalities=frozenset(suppressed),
+        renewed_after_days=pick("renewed_after_days"),
     )
 
 
@@ -170,6 +216,8 @@ class AlertRules:
 class Decision:
     alert: Alert | None
     ledger: CounterpartLedger
+    # Alerts raised earlier whose corroboration this observation increased (same alert_id, update=True).
+    updates: tuple[Alert, ...] = ()
 
 
 def _counts(contact: CounterpartContact, entry: WatchlistEntry, rules: AlertRules) -> bool:
@@ -195,10 +243,25 @@ def _known_counterpart(contact: CounterpartContact, entry: WatchlistEntry) -> bo
     return False
 
 
+def alert_key(actor_id: str, counterpart: str, level: AlertLevel, renews: datetime | None = None) -> str:
+    """Idempotency key of one finding: SHA-256 prefix of (actor, counterpart, level[, renewed last-seen])."""
+    parts: list[str] = [actor_id, counterpart, str(level)]
+    if renews is not None:
+        parts.append(renews.isoformat())
+    return hashlib.sha256(orjson.dumps(parts)).hexdigest()[:32]
+
+
 def alert_id(actor_id: str, pairs: list[tuple[str, AlertLevel]]) -> str:
     """First 32 hex digits of SHA-256 over the actor and the sorted (counterpart id, level) pairs."""
     payload = orjson.dumps([actor_id, sorted([cid, str(level)] for cid, level in pairs)])
     return hashlib.sha256(payload).hexdigest()[:32]
+
+
+def _card_id(keys: list[str]) -> str:
+    # One finding: its key is the id, i.e. (actor, counterpart, level). Several: derived from all keys.
+    if len(keys) == 1:
+        return keys[0]
+    return hashlib.sha256(orjson.dumps(sorted(keys))).hexdigest()[:32]
 
 
 def _seen(record: CounterpartRecord | None, contact: CounterpartContact, obs: ActorObservation) -> CounterpartRecord:
@@ -216,6 +279,7 @@ def _seen(record: CounterpartRecord | None, contact: CounterpartContact, obs: Ac
             last_seen_article=obs.article_id,
             articles=1,
             publishers=[obs.source],
+            story_publishers=obs.story_publishers,
         )
     # A redelivered article (at-least-once processing) must not count twice.
     repeat = obs.article_id in (record.first_seen_article, record.last_seen_article)
@@ -227,8 +291,29 @@ def _seen(record: CounterpartRecord | None, contact: CounterpartContact, obs: Ac
             "last_seen_article": obs.article_id,
             "articles": record.articles if repeat else record.articles + 1,
             "publishers": sorted({*record.publishers, obs.source}),
+            "story_publishers": max(record.story_publishers, obs.story_publishers),
         }
     )
+
+
+def _why(
+    level: AlertLevel, contact: CounterpartContact, known: set[str], ledger: CounterpartLedger, obs: ActorObservation
+) -> str:
+    country = contact.country or UNKNOWN_COUNTRY
+    if level is AlertLevel.NEW_COUNTRY:
+        before = ", ".join(sorted(known)) or "none"
+        return f"first {country} official seen with {obs.actor_name}; countries known before: {before}"
+    if level is AlertLevel.NEW_COUNTERPART:
+        same = sorted(r.name for r in ledger.counterparts.values() if r.country == contact.country)
+        if same:
+            return f"{country} already known through {', '.join(same[:3])}; {contact.name} is new"
+        return f"{country} already known; {contact.name} is new"
+    record = ledger.counterparts[contact.counterpart_id]
+    return f"last seen {record.last_seen_at.date().isoformat()} (article {record.last_seen_article})"
+
+
+# Raised cards kept per actor for corroboration updates; the oldest are dropped beyond this.
+MAX_KEPT_ALERTS = 200
 
 
 def decide(
@@ -239,7 +324,9 @@ def decide(
     *,
     now: datetime,
 ) -> Decision:
-    """Alert on foreign government counterparts new for the actor; return the updated ledger (a new one)."""
+    """Alert on foreign government counterparts new for the actor; return the updated ledger (a new one).
+
+    A `learn_only` observation updates the ledger and raises nothing (no alert, no update)."""
     if not (observation.actor_id == ledger.actor_id == entry.actor_id):
         raise ValueError(
             f"observation {observation.actor_id!r}, ledger {ledger.actor_id!r} and watchlist entry "
@@ -247,8 +334,9 @@ def decide(
         )
     known_countries = set(entry.known_counterpart_countries) | ledger.countries()
     records = dict(ledger.counterparts)
-    # Per new counterpart, in text order: its level, first counting contact and evidence sentences.
-    new: dict[str, tuple[AlertLevel, CounterpartContact, list[Evidence]]] = {}
+    when = observation.published_at or observation.observed_at
+    # Per new counterpart, in text order: its level, key, first counting contact and evidence sentences.
+    new: dict[str, tuple[AlertLevel, str, CounterpartContact, list[Evidence]]] = {}
     # Countries that make a new counterpart merely NEW_COUNTERPART: in the ledger, or met earlier in this
     # article (through a new or a watchlist-known counterpart).
     seen_countries = set(known_countries)
@@ -258,19 +346,28 @@ def decide(
         if not _counts(contact, entry, rules):
             continue  # domestic, non-government, hostile or not-happened: not a counterpart
         cid = contact.counterpart_id
+        previous = ledger.counterparts.get(cid)
         if cid in new:
-            evidence = new[cid][2]
+            evidence = new[cid][3]
             if contact.evidence not in evidence:
                 evidence.append(contact.evidence)
         elif (
-            cid not in ledger.counterparts
+            previous is None
             and contact.country not in entry.known_counterpart_countries
             and not _known_counterpart(contact, entry)
         ):
             assert contact.country is not None  # guaranteed by _counts
             new_country = contact.country not in seen_countries
             level = AlertLevel.NEW_COUNTRY if new_country else AlertLevel.NEW_COUNTERPART
-            new[cid] = (level, contact, [contact.evidence])
+            new[cid] = (level, alert_key(entry.actor_id, cid, level), contact, [contact.evidence])
+        elif (
+            previous is not None
+            and rules.renewed_after_days is not None
+            and when - previous.last_seen_at > timedelta(days=rules.renewed_after_days)
+        ):
+            level = AlertLevel.RENEWED
+            key = alert_key(entry.actor_id, cid, level, previous.last_seen_at)
+            new[cid] = (level, key, contact, [contact.evidence])
         if contact.country is not None:
             seen_countries.add(contact.country)
         # Once per article and counterpart, however many sentences mention the contact.
@@ -278,10 +375,37 @@ def decide(
             records[cid] = _seen(records.get(cid), contact, observation)
             updated.add(cid)
 
-    new_ledger = CounterpartLedger(actor_id=ledger.actor_id, counterparts=records)
-    if not new:
-        return Decision(alert=None, ledger=new_ledger)
+    alerts = dict(ledger.alerts)
+    if observation.learn_only:
+        return Decision(None, CounterpartLedger(actor_id=ledger.actor_id, counterparts=records, alerts=alerts))
 
+    # Corroboration: counterparts alerted on before that this article reports from a new publisher.
+    updates: list[Alert] = []
+    corroborated: set[str] = set()
+    for cid in updated - new.keys():
+        record, old = records[cid], ledger.counterparts.get(cid)
+        if record.alert_id is not None and old is not None and record.corroboration > old.corroboration:
+            corroborated.add(record.alert_id)
+    for aid in sorted(corroborated):
+        stored = alerts.get(aid)
+        if stored is None:
+            continue  # raised before cards were kept, or dropped as too old: nothing to update
+        card = Alert.model_validate(stored)
+        count = max(
+            [card.corroboration]
+            + [records[c.counterpart_id].corroboration for c in card.counterparts if c.counterpart_id in records]
+        )
+        if count > card.corroboration:
+            card = card.model_copy(update={"corroboration": count, "update": True, "created_at": now})
+            alerts[card.alert_id] = card.model_dump(mode="json")
+            updates.append(card)
+
+    if not new:
+        return Decision(
+            None, CounterpartLedger(actor_id=ledger.actor_id, counterparts=records, alerts=alerts), tuple(updates)
+        )
+
+    card_id = _card_id([key for _, key, _, _ in new.values()])
     counterparts = [
         AlertCounterpart(
             counterpart_id=cid,
@@ -293,11 +417,17 @@ def decide(
             interaction_type=contact.interaction_type,
             modality=contact.modality,
             evidence=evidence,
+            alert_key=key,
+            why=_why(level, contact, known_countries, ledger, observation),
         )
-        for cid, (level, contact, evidence) in new.items()
+        for cid, (level, key, contact, evidence) in new.items()
     ]
+    for c in counterparts:
+        records[c.counterpart_id] = records[c.counterpart_id].model_copy(
+            update={"alert_id": card_id, "level": str(c.level)}
+        )
     alert = Alert(
-        alert_id=alert_id(observation.actor_id, [(c.counterpart_id, c.level) for c in counterparts]),
+        alert_id=card_id,
         actor_id=observation.actor_id,
         actor_name=observation.actor_name,
         counterparts=counterparts,
@@ -308,5 +438,10 @@ def decide(
         source=observation.source,
         published_at=observation.published_at,
         created_at=now,
+        corroboration=max(observation.story_publishers, 1),
     )
-    return Decision(alert=alert, ledger=new_ledger)
+    alerts[card_id] = alert.model_dump(mode="json")
+    while len(alerts) > MAX_KEPT_ALERTS:
+        del alerts[next(iter(alerts))]
+    new_ledger = CounterpartLedger(actor_id=ledger.actor_id, counterparts=records, alerts=alerts)
+    return Decision(alert=alert, ledger=new_ledger, updates=tuple(updates))

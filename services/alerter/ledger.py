@@ -28,6 +28,16 @@ class CounterpartRecord(BaseModel):
     last_seen_article: str | None = None
     articles: int = 1
     publishers: list[str]
+    # The alert this counterpart was last raised in (its card id) and at which level: later articles
+    # about the same contact raise that alert's corroboration instead of a new alert.
+    alert_id: str | None = None
+    level: str | None = None
+    # Distinct publishers of the story the counterpart was first seen in (from the cleaner's clusters).
+    story_publishers: int = 1
+
+    @property
+    def corroboration(self) -> int:
+        return max(len(self.publishers), self.story_publishers)
 
 
 class CounterpartLedger(BaseModel):
@@ -35,6 +45,8 @@ class CounterpartLedger(BaseModel):
 
     actor_id: str
     counterparts: dict[str, CounterpartRecord] = Field(default_factory=dict)
+    # alert_id -> the alert card as raised (JSON), so that a corroboration update can repeat the card.
+    alerts: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form for the changelog-backed table (datetimes as ISO strings)."""

@@ -5,4 +5,7 @@ The modules here are plain logic with no Kafka in them; `service.py` wires them 
 - `sources`: the sources file (feeds to poll).
 - `feeds`: parsing RSS/Atom feeds into items.
 - `http`: fetching feeds and pages with limits, decoding them, the seen-URL store and one poll of a source.
-- `files`: raw-articles from local files (`actorwatch ingest PATH...`)."""
+- `files`: raw-articles from local files (`actorwatch ingest PATH...`).
+- `safety`: resolving and checking every address before connecting to it (SSRF, DNS rebinding).
+- `polite`: per-host concurrency and spacing, robots.txt, Retry-After and backoff.
+- `health`: per-source validators, schedule and health, kept across restarts (`actorwatch sources status`)."""

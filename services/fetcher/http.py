@@ -9,24 +9,31 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import hashlib
 import html
 import json
 import logging
 import os
 import re
 import tempfile
-from collections.abc import Awaitable, Callable, Iterable
+import time
+import zlib
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
+import brotli  # type: ignore[import-untyped]
 import httpx
 from charset_normalizer import from_bytes
 
 from schemas.base import utc_now
 from schemas.raw_article import RawArticle
 from services.fetcher.feeds import FeedError, FeedItem, parse_feed
+from services.fetcher.polite import HostLimiter, RobotsCache, retry_after_s
+from services.fetcher.safety import BlockedAddress, checked_transport, parse_networks
 from services.fetcher.sources import Source
 
 log = logging.getLogger("actorwatch.fetcher")
@@ -61,21 +68,34 @@ class FetchError(Exception):
     status_404, too_large, bad_content_type, too_many_redirects, bad_url, network, bad_feed, ...);
     the message is one line that names the URL."""
 
-    def __init__(self, reason: str, message: str, *, url: str | None = None) -> None:
+    def __init__(self, reason: str, message: str, *, url: str | None = None, retry_after: float | None = None) -> None:
         super().__init__(" ".join(message.split()))
         self.reason = reason
         self.url = url
+        # Seconds the server asked to wait (429/503 Retry-After), for the scheduler's backoff.
+        self.retry_after = retry_after
 
 
-def make_client(*, user_agent: str, timeout_s: float) -> httpx.AsyncClient:
-    """A client for feeds and pages. httpx asks for gzip/deflate and decodes them itself; redirects are
-    followed by `fetch_document`, not by the client, so that their count and bodies stay bounded."""
+def make_client(
+    *,
+    user_agent: str,
+    timeout_s: float,
+    connect_timeout_s: float | None = None,
+    allow_networks: Sequence[object] = (),
+) -> httpx.AsyncClient:
+    """A client for feeds and pages. httpx asks for gzip/deflate/brotli and decodes them itself;
+    redirects are followed by `fetch_document`, not by the client, so that their count and bodies stay
+    bounded. Every connection goes to a resolved and checked address (services/fetcher/safety.py):
+    private, loopback, link-local, multicast and metadata addresses are refused unless `allow_networks`
+    (CIDRs) lists them."""
     return httpx.AsyncClient(
         headers={"User-Agent": user_agent, "Accept": _ACCEPT},
         # connect, read, write and pool timeouts; read is per chunk, the deadline covers the whole.
-        timeout=httpx.Timeout(timeout_s),
+        timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s if connect_timeout_s is not None else timeout_s),
         follow_redirects=False,
         max_redirects=MAX_REDIRECTS,
+        transport=checked_transport(parse_networks(allow_networks)),
+        trust_env=False,
     )
 
 
@@ -89,6 +109,18 @@ class _Fetched:
     body: bytes
 
 
+@dataclass(frozen=True)
+class Politeness:
+    """What every request of one process shares: per-host limits and the robots.txt cache (None: off)."""
+
+    limiter: HostLimiter | None = None
+    robots: RobotsCache | None = None
+    max_redirects: int = MAX_REDIRECTS
+
+
+NO_POLITENESS = Politeness()
+
+
 async def fetch_document(
     client: httpx.AsyncClient,
     url: str,
@@ -98,9 +130,27 @@ async def fetch_document(
     language_hint: str | None = None,
     feed_title: str | None = None,
     feed_published_at: datetime | None = None,
+    politeness: Politeness = NO_POLITENESS,
 ) -> RawArticle:
-    """GET `url` and return it as a RawArticle (url is the final one after redirects). Raises FetchError."""
-    fetched = await _fetch(client, url, max_bytes=max_bytes)
+    """GET `url` and return it as a RawArticle (url is the final one after redirects, or the page's
+    rel=canonical when it names an http(s) URL). Raises FetchError (reason robots when robots.txt
+    disallows the page)."""
+    if politeness.robots is not None:
+
+        async def fetch_robots(robots_url: str) -> tuple[int, str]:
+            try:
+                got = await _fetch(client, robots_url, max_bytes=500_000, politeness=politeness)
+            except FetchError as exc:
+                if exc.reason.startswith("status_"):
+                    return int(exc.reason.removeprefix("status_")), ""
+                raise
+            return got.status, decode_body(got.body, declared=got.charset, content_type="text/plain")
+
+        if not await politeness.robots.allowed(url, fetch_robots):
+            raise FetchError("robots", f"{url}: disallowed by robots.txt", url=url)
+    fetched = await _fetch(client, url, max_bytes=max_bytes, politeness=politeness)
+    body = decode_body(fetched.body, declared=fetched.charset, content_type=fetched.content_type)
+    canonical = page_canonical(body, fetched.url) if fetched.content_type in _HTML_TYPES else None
     return RawArticle(
         url=fetched.url,
         source_id=source_id,
@@ -108,31 +158,74 @@ async def fetch_document(
         status=fetched.status,
         headers=fetched.headers,
         content_type=fetched.content_type,
-        body=decode_body(fetched.body, declared=fetched.charset, content_type=fetched.content_type),
+        body=body,
         feed_title=feed_title,
         feed_published_at=feed_published_at,
         language_hint=language_hint,
+        canonical_url=canonical_url(canonical or fetched.url),
+        content_sha256=hashlib.sha256(fetched.body).hexdigest(),
     )
+
+
+@dataclass(frozen=True)
+class FeedFetch:
+    """A feed poll: its items (empty when not modified) and the validators to send next time."""
+
+    items: list[FeedItem]
+    not_modified: bool
+    etag: str | None
+    last_modified: str | None
 
 
 async def fetch_feed(client: httpx.AsyncClient, source: Source, *, max_bytes: int) -> list[FeedItem]:
     """The items of the source's feed. Raises FetchError (reason bad_feed when it is not a usable feed)."""
-    fetched = await _fetch(client, source.url, max_bytes=max_bytes)
+    return (await fetch_feed_conditional(client, source, max_bytes=max_bytes)).items
+
+
+async def fetch_feed_conditional(
+    client: httpx.AsyncClient,
+    source: Source,
+    *,
+    max_bytes: int,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    politeness: Politeness = NO_POLITENESS,
+) -> FeedFetch:
+    """The feed with a conditional GET (If-None-Match / If-Modified-Since from the validators of the
+    last good answer); a 304 gives no items and keeps the validators. Raises FetchError."""
+    headers: dict[str, str] = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    fetched = await _fetch(client, source.url, max_bytes=max_bytes, headers=headers, politeness=politeness)
+    if fetched.status == 304:
+        return FeedFetch([], True, etag, last_modified)
     try:
         # The bytes, not decoded text: feedparser honours the XML declaration's encoding itself.
-        return parse_feed(fetched.body, fetched.url, charset=fetched.charset, kind=source.kind)
+        items = parse_feed(fetched.body, fetched.url, charset=fetched.charset, kind=source.kind)
     except FeedError as exc:
         raise FetchError("bad_feed", f"{fetched.url}: {exc}", url=fetched.url) from exc
+    return FeedFetch(items, False, fetched.headers.get("etag"), fetched.headers.get("last-modified"))
 
 
-async def _fetch(client: httpx.AsyncClient, url: str, *, max_bytes: int) -> _Fetched:
+async def _fetch(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    max_bytes: int,
+    headers: dict[str, str] | None = None,
+    politeness: Politeness = NO_POLITENESS,
+) -> _Fetched:
     read_timeout = client.timeout.read
     deadline = read_timeout * DEADLINE_FACTOR if read_timeout is not None else None
     try:
         async with asyncio.timeout(deadline):
-            return await _fetch_following(client, url, max_bytes=max_bytes)
+            return await _fetch_following(client, url, max_bytes=max_bytes, headers=headers, politeness=politeness)
     except FetchError:
         raise
+    except BlockedAddress as exc:
+        raise FetchError("blocked_address", f"{url}: refused: {exc}", url=url) from exc
     except TimeoutError as exc:
         raise FetchError("timeout", f"{url}: no complete response within {deadline} s", url=url) from exc
     except httpx.TimeoutException as exc:
@@ -146,19 +239,36 @@ async def _fetch(client: httpx.AsyncClient, url: str, *, max_bytes: int) -> _Fet
         raise FetchError("network", f"{url}: {type(exc).__name__}: {exc}", url=url) from exc
 
 
-async def _fetch_following(client: httpx.AsyncClient, url: str, *, max_bytes: int) -> _Fetched:
-    request = client.build_request("GET", url)
-    for hop in range(MAX_REDIRECTS + 1):
+async def _fetch_following(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    max_bytes: int,
+    headers: dict[str, str] | None,
+    politeness: Politeness,
+) -> _Fetched:
+    request = client.build_request("GET", url, headers=headers)
+    for hop in range(politeness.max_redirects + 1):
         current = str(request.url)
         if request.url.scheme not in ("http", "https"):
             raise FetchError("bad_url", f"{current}: only http and https are fetched", url=url)
-        response = await client.send(request, stream=True, follow_redirects=False)
+        if politeness.limiter is not None:
+            async with politeness.limiter.slot(current):
+                response = await client.send(request, stream=True, follow_redirects=False)
+        else:
+            response = await client.send(request, stream=True, follow_redirects=False)
         try:
             if response.next_request is not None:
-                # A redirect: its body is never read, whatever it claims to be.
-                if hop == MAX_REDIRECTS:
-                    raise FetchError("too_many_redirects", f"{url}: more than {MAX_REDIRECTS} redirects", url=url)
+                # A redirect: its body is never read, whatever it claims to be. The next hop's host is
+                # checked again when it is connected to (safety.CheckedBackend).
+                if hop == politeness.max_redirects:
+                    limit = politeness.max_redirects
+                    raise FetchError("too_many_redirects", f"{url}: more than {limit} redirects", url=url)
                 request = response.next_request
+                if headers:
+                    # Validators belong to the first URL, not to wherever it redirects.
+                    for name in headers:
+                        request.headers.pop(name, None)
                 continue
             return await _read(response, url=current, max_bytes=max_bytes)
         finally:
@@ -166,18 +276,79 @@ async def _fetch_following(client: httpx.AsyncClient, url: str, *, max_bytes: in
     raise AssertionError("unreachable: the loop returns or raises")
 
 
+# Raw bytes handed to a decompressor at a time: small, so that one step cannot expand into much more
+# than the limit (brotli has no output bound of its own; deflate expands at most ~1032x).
+_RAW_CHUNK = 1024
+_BROTLI_STEP = 64
+
+
+class _Decoder:
+    """Content-Encoding decoding with the output bounded as it is produced (decompression bombs)."""
+
+    def __init__(self, encoding: str, *, url: str, max_bytes: int) -> None:
+        self._url = url
+        self._max = max_bytes
+        codings = [c.strip().lower() for c in encoding.split(",") if c.strip() and c.strip().lower() != "identity"]
+        if len(codings) > 1:
+            raise FetchError("bad_encoding", f"{url}: stacked content encodings {encoding!r}", url=url)
+        self._coding = codings[0] if codings else None
+        self._zlib: Any = None
+        self._brotli: Any = None
+        if self._coding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+        elif self._coding == "deflate":
+            self._zlib = zlib.decompressobj()
+        elif self._coding == "br":
+            self._brotli = brotli.Decompressor()
+        elif self._coding is not None:
+            raise FetchError("bad_encoding", f"{url}: unsupported content encoding {encoding!r}", url=url)
+
+    def feed(self, data: bytes) -> bytes:
+        try:
+            if self._zlib is not None:
+                # max_length: never more than one byte past the limit comes out of one call.
+                out = self._zlib.decompress(data, self._max + 1)
+                if self._zlib.unconsumed_tail:
+                    self._too_large()
+                return bytes(out)
+            if self._brotli is not None:
+                parts: list[bytes] = []
+                size = 0
+                for i in range(0, len(data), _BROTLI_STEP):
+                    part = self._brotli.process(data[i : i + _BROTLI_STEP])
+                    size += len(part)
+                    if size > self._max:
+                        self._too_large()
+                    parts.append(part)
+                return b"".join(parts)
+        except (zlib.error, brotli.error) as exc:
+            raise FetchError("bad_encoding", f"{self._url}: broken {self._coding} body: {exc}", url=self._url) from exc
+        return data
+
+    def _too_large(self) -> None:
+        raise FetchError("too_large", f"{self._url}: more than {self._max} bytes after decompression", url=self._url)
+
+
 async def _read(response: httpx.Response, *, url: str, max_bytes: int) -> _Fetched:
-    if not 200 <= response.status_code < 300:
-        raise FetchError(f"status_{response.status_code}", f"{url}: HTTP {response.status_code}", url=url)
+    status = response.status_code
+    if status == 304:
+        return _Fetched(url=str(response.url), status=304, headers={}, content_type="", charset=None, body=b"")
+    if not 200 <= status < 300:
+        wait = retry_after_s(response.headers.get("retry-after")) if status in (429, 503) else None
+        suffix = f", retry after {wait:g} s" if wait is not None else ""
+        raise FetchError(f"status_{status}", f"{url}: HTTP {status}{suffix}", url=url, retry_after=wait)
     media_type, charset = _parse_content_type(response.headers.get("content-type"))
     if media_type is not None and media_type not in ACCEPTED_TYPES:
         raise FetchError("bad_content_type", f"{url}: content type {media_type} is not a document", url=url)
     declared_length = response.headers.get("content-length", "")
     if declared_length.isdigit() and int(declared_length) > max_bytes:
         raise FetchError("too_large", f"{url}: {declared_length} bytes is more than {max_bytes}", url=url)
+    decoder = _Decoder(response.headers.get("content-encoding", ""), url=url, max_bytes=max_bytes)
     chunks: list[bytes] = []
     received = 0
-    async for chunk in response.aiter_bytes():
+    # Raw bytes, decoded here rather than by httpx, so that decoded output is bounded step by step.
+    async for raw in response.aiter_raw(_RAW_CHUNK):
+        chunk = decoder.feed(raw)
         received += len(chunk)
         if received > max_bytes:
             raise FetchError("too_large", f"{url}: more than {max_bytes} bytes", url=url)
@@ -310,22 +481,72 @@ def canonical_url(url: str) -> str:
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
+_CANONICAL_LINK = re.compile(rb"<link\b[^>]*>", re.IGNORECASE)
+_ATTR = re.compile(r"""([a-zA-Z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def page_canonical(body: str, base_url: str) -> str | None:
+    """The page's <link rel="canonical" href> resolved against its URL, when it is an http(s) URL on
+    the same site (a canonical pointing at another host is ignored: it could hide any page behind any
+    other)."""
+    head = body[:200_000]
+    for match in re.finditer(r"<link\b[^>]*>", head, re.IGNORECASE):
+        attrs = {
+            m.group(1).lower(): m.group(2) or m.group(3) or m.group(4) or "" for m in _ATTR.finditer(match.group(0))
+        }
+        if "canonical" not in attrs.get("rel", "").lower().split() or not attrs.get("href"):
+            continue
+        url = urljoin(base_url, html.unescape(attrs["href"].strip()))
+        parts, base = urlsplit(url), urlsplit(base_url)
+        if parts.scheme in ("http", "https") and (parts.hostname or "") == (base.hostname or ""):
+            return url
+        return None
+    return None
+
+
+@dataclass(frozen=True)
+class SeenEntry:
+    stored_at: float  # unix time of the last change to the entry
+    item: str | None  # fingerprint of the feed item (title, text, date) that produced it
+    content: str | None  # content_sha256 of the version published
+    revision: int
+
+
+def item_fingerprint(item: FeedItem) -> str:
+    """What, in a feed item, says that the article changed: its title, text and date."""
+    date = item.published_at.isoformat() if item.published_at else ""
+    text = "\x1f".join((item.title or "", item.summary or "", date))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
 class SeenUrls:
     """URLs already published, kept in a JSON file so that a restart does not publish them again.
 
     `path` is the JSON file, or (when it does not end in .json) a directory that holds `seen-urls.json`.
-    Bounded: past `max_entries` the oldest URLs are forgotten. `add` changes memory only; `save` writes
-    the file atomically (temporary file + os.replace), and `poll_source` saves after each poll."""
+    Bounded twice: entries untouched for `ttl_s` are dropped and, past `max_entries`, the oldest are
+    forgotten. Each entry remembers the feed item's fingerprint and the content hash published, so that
+    a changed article can go out once more as a revision. `add`/`record` change memory only; `save`
+    writes the file atomically (temporary file + os.replace), and `poll_source` saves after each poll."""
 
     FILENAME = "seen-urls.json"
 
-    def __init__(self, path: Path, *, max_entries: int = 100_000) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_entries: int = 100_000,
+        ttl_s: float = 90 * 86_400.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self.path = path if path.suffix == ".json" else path / self.FILENAME
         self.max_entries = max_entries
+        self.ttl_s = ttl_s
+        self._clock = clock
         # A dict keeps insertion order: oldest first, which is what eviction needs.
-        self._urls: dict[str, None] = {}
+        self._urls: dict[str, SeenEntry] = {}
         self._dirty = False
         self._load()
 
@@ -333,33 +554,42 @@ class SeenUrls:
         return len(self._urls)
 
     def seen(self, url: str) -> bool:
-        return canonical_url(url) in self._urls
+        return self.get(url) is not None
+
+    def get(self, url: str) -> SeenEntry | None:
+        entry = self._urls.get(canonical_url(url))
+        if entry is not None and entry.stored_at < self._clock() - self.ttl_s:
+            return None
+        return entry
 
     def add(self, url: str) -> None:
+        self.record(url)
+
+    def record(self, url: str, *, item: str | None = None, content: str | None = None, revision: int = 0) -> None:
         key = canonical_url(url)
         # Re-adding refreshes: a URL still being seen is the last one to forget.
         self._urls.pop(key, None)
-        self._urls[key] = None
-        while len(self._urls) > self.max_entries:
-            del self._urls[next(iter(self._urls))]
+        self._urls[key] = SeenEntry(self._clock(), item, content, revision)
+        self._bound()
         self._dirty = True
 
     def save(self) -> None:
         if not self._dirty:
             return
+        self._bound()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = json.dumps({"version": 1, "urls": list(self._urls)}, ensure_ascii=False)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as tmp:
-                tmp.write(data)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            os.replace(tmp_name, self.path)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+        entries = {url: [e.stored_at, e.item, e.content, e.revision] for url, e in self._urls.items()}
+        atomic_write(self.path, json.dumps({"version": 2, "entries": entries}, ensure_ascii=False))
         self._dirty = False
+
+    def _bound(self) -> None:
+        cutoff = self._clock() - self.ttl_s
+        # Oldest first: stop at the first entry young enough.
+        while self._urls:
+            first = next(iter(self._urls))
+            if self._urls[first].stored_at >= cutoff and len(self._urls) <= self.max_entries:
+                break
+            del self._urls[first]
 
     def _load(self) -> None:
         try:
@@ -371,20 +601,58 @@ class SeenUrls:
             # over a damaged cache file would be worse. The file is rewritten at the next save.
             log.warning("seen-URL file %s unreadable, starting empty: %s", self.path, exc)
             return
-        urls = document.get("urls") if isinstance(document, dict) else None
-        if not isinstance(urls, list):
+        if isinstance(document, dict) and isinstance(document.get("entries"), dict):
+            for url, value in document["entries"].items():
+                try:
+                    stored_at, item, content, revision = value
+                    self._urls[canonical_url(url)] = SeenEntry(float(stored_at), item, content, int(revision))
+                except (TypeError, ValueError):
+                    continue
+        elif isinstance(document, dict) and isinstance(document.get("urls"), list):
+            # Version 1: URLs only, as of now (their TTL starts at this upgrade).
+            now = self._clock()
+            for url in document["urls"]:
+                if isinstance(url, str):
+                    self._urls[canonical_url(url)] = SeenEntry(now, None, None, 0)
+        else:
             log.warning("seen-URL file %s has no 'urls' list, starting empty", self.path)
             return
-        self._extend(u for u in urls if isinstance(u, str))
+        self._bound()
 
     def _extend(self, urls: Iterable[str]) -> None:
         for url in urls:
-            self._urls[canonical_url(url)] = None
-        while len(self._urls) > self.max_entries:
-            del self._urls[next(iter(self._urls))]
+            self.record(url)
+
+
+def atomic_write(path: Path, data: str) -> None:
+    """Write `data` to `path` so that a crash leaves either the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as tmp:
+            tmp.write(data)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
 
 
 # --- one poll ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PollResult:
+    """What one poll did, for the health record: the feed's validators and whether it answered at all."""
+
+    articles: list[RawArticle]
+    errors: list[FetchError]
+    feed_ok: bool = False
+    not_modified: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    retry_after: float | None = None
 
 
 async def poll_source(
@@ -394,57 +662,117 @@ async def poll_source(
     *,
     max_bytes: int,
     publish: Callable[[RawArticle], Awaitable[None]] | None = None,
+    politeness: Politeness = NO_POLITENESS,
+    etag: str | None = None,
+    last_modified: str | None = None,
 ) -> tuple[list[RawArticle], list[FetchError]]:
     """Fetch the source's feed and return a RawArticle for every item not seen before, with the errors.
+    See `poll_source_full`, which also returns the feed's validators."""
+    result = await poll_source_full(
+        client,
+        source,
+        seen,
+        max_bytes=max_bytes,
+        publish=publish,
+        politeness=politeness,
+        etag=etag,
+        last_modified=last_modified,
+    )
+    return result.articles, result.errors
+
+
+async def poll_source_full(
+    client: httpx.AsyncClient,
+    source: Source,
+    seen: SeenUrls,
+    *,
+    max_bytes: int,
+    publish: Callable[[RawArticle], Awaitable[None]] | None = None,
+    politeness: Politeness = NO_POLITENESS,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    save_seen: bool = True,
+) -> PollResult:
+    """Fetch the source's feed (conditionally, with the validators given) and return a RawArticle for
+    every item not seen before, plus one revision for every seen item whose feed entry and page changed.
 
     Items are fetched one after the other (polite to a single publisher). An item is marked seen only
     once its article was built, so a failed page is tried again at the next poll; one item failing never
     stops the others. With `publish`, each article is published (and acknowledged) before its URL is
     marked seen, so a crash between the two publishes it again rather than losing it; a publish error
-    propagates. The seen-URL file is saved before returning (a failure to save is reported as a
-    FetchError with reason seen_store, not raised)."""
+    propagates. The seen-URL file is saved before returning unless `save_seen` is False (the service
+    saves on a timer instead); a failure to save is reported as a FetchError with reason seen_store."""
     try:
-        items = await fetch_feed(client, source, max_bytes=max_bytes)
+        feed = await fetch_feed_conditional(
+            client, source, max_bytes=max_bytes, etag=etag, last_modified=last_modified, politeness=politeness
+        )
     except FetchError as exc:
-        return [], [exc]
-    articles: list[RawArticle] = []
-    errors: list[FetchError] = []
+        return PollResult([], [exc], retry_after=exc.retry_after, etag=etag, last_modified=last_modified)
+    result = PollResult(
+        [], [], feed_ok=True, not_modified=feed.not_modified, etag=feed.etag, last_modified=feed.last_modified
+    )
+    # One feed listing the same article twice (tracking parameters...) is one article, not a revision.
+    handled: set[str] = set()
     try:
-        for item in items:
-            if seen.seen(item.url):
+        for item in feed.items:
+            if canonical_url(item.url) in handled:
+                continue
+            handled.add(canonical_url(item.url))
+            fingerprint = item_fingerprint(item)
+            earlier = seen.get(item.url)
+            if earlier is not None and earlier.item in (None, fingerprint):
+                if earlier.item is None:  # from an older store: remember the fingerprint, publish nothing
+                    seen.record(item.url, item=fingerprint, content=earlier.content, revision=earlier.revision)
                 continue
             try:
-                if source.fetch_full_page:
-                    article = await fetch_document(
-                        client,
-                        item.url,
-                        source_id=source.id,
-                        max_bytes=max_bytes,
-                        language_hint=source.language,
-                        feed_title=item.title,
-                        feed_published_at=item.published_at,
-                    )
-                else:
-                    article = _article_from_item(item, source)
+                article = await _article(client, source, item, max_bytes=max_bytes, politeness=politeness)
             except FetchError as exc:
-                errors.append(exc)
+                result.errors.append(exc)
                 continue
             except Exception as exc:
                 # A bug or an odd item must not cost the rest of the feed; it is counted and logged.
                 log.exception("fetcher: source %s: item %s failed", source.id, item.url)
-                errors.append(FetchError("error", f"{item.url}: {type(exc).__name__}: {exc}", url=item.url))
+                result.errors.append(FetchError("error", f"{item.url}: {type(exc).__name__}: {exc}", url=item.url))
                 continue
+            if earlier is None and article.canonical_url and article.canonical_url != canonical_url(item.url):
+                # The same article reached by another URL (rel=canonical): the earlier one is the one.
+                earlier = seen.get(article.canonical_url)
+            if earlier is not None:
+                if earlier.content == article.content_sha256 or earlier.content is None:
+                    # The feed entry changed but the article did not (or there is nothing to compare).
+                    seen.record(item.url, item=fingerprint, content=article.content_sha256, revision=earlier.revision)
+                    continue
+                article = article.model_copy(update={"revision": earlier.revision + 1, "revision_of": earlier.content})
             if publish is not None:
                 await publish(article)
-            articles.append(article)
-            seen.add(item.url)
+            result.articles.append(article)
+            for url in {item.url, article.url, article.canonical_url or item.url}:
+                seen.record(url, item=fingerprint, content=article.content_sha256, revision=article.revision)
     finally:
         try:
-            seen.save()
+            if save_seen:
+                seen.save()
         except OSError as exc:
             # The articles are good; only a restart would publish them again.
-            errors.append(FetchError("seen_store", f"cannot save {seen.path}: {exc}", url=source.url))
-    return articles, errors
+            result.errors.append(FetchError("seen_store", f"cannot save {seen.path}: {exc}", url=source.url))
+    return result
+
+
+async def _article(
+    client: httpx.AsyncClient, source: Source, item: FeedItem, *, max_bytes: int, politeness: Politeness
+) -> RawArticle:
+    if source.fetch_full_page:
+        return await fetch_document(
+            client,
+            item.url,
+            source_id=source.id,
+            max_bytes=max_bytes,
+            language_hint=source.language,
+            feed_title=item.title,
+            feed_published_at=item.published_at,
+            politeness=politeness,
+        )
+    return _article_from_item(item, source)
 
 
 def _article_from_item(item: FeedItem, source: Source) -> RawArticle:
@@ -466,4 +794,6 @@ def _article_from_item(item: FeedItem, source: Source) -> RawArticle:
         feed_title=item.title,
         feed_published_at=item.published_at,
         language_hint=source.language,
+        canonical_url=canonical_url(item.url),
+        content_sha256=hashlib.sha256(body.encode("utf-8")).hexdigest(),
     )

@@ -1,16 +1,23 @@
 """Fetcher service: polls the feeds in the sources file and publishes raw-articles.
 
-Polling runs as a Faust timer on the group's leader only, so that a second fetcher worker stands by
-instead of fetching every feed twice."""
+Scheduling runs as a Faust timer on the group's leader only, so that a second fetcher worker stands by
+instead of fetching every feed twice. Each tick starts the polls that are due (per-source interval with
+jitter, exponential backoff after failures, Retry-After honoured), at most `fetch_max_concurrency` at once;
+all of them share one HTTP client, one per-host limiter and one robots.txt cache."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from schemas.raw_article import RawArticle
-from services.fetcher.http import SeenUrls, make_client, poll_source
-from services.fetcher.sources import load_sources
+from services.fetcher.health import HEALTH_STATES, SourceStates, state_path
+from services.fetcher.http import Politeness, SeenUrls, make_client, poll_source_full
+from services.fetcher.polite import HostLimiter, RobotsCache, next_delay_s
+from services.fetcher.sources import Source, load_sources
 from services.runtime import metrics
 from services.runtime.app import make_app
 from services.runtime.step import faust_sink
@@ -18,38 +25,117 @@ from services.settings import Settings
 
 SERVICE = "fetcher"
 log = logging.getLogger("actorwatch.fetcher")
+# How often the seen-URL store and source states are written (and once more at shutdown). A crash
+# in between publishes those articles again (at-least-once), it never loses them.
+SAVE_EVERY_S = 5.0
 
 
 def build(settings: Settings, bootstrap: str) -> Any:
     app = make_app(settings, SERVICE, bootstrap)
     sources = load_sources(settings.sources_path)
+    group_dir = settings.state_dir / settings.group_id(SERVICE)
     # Published URLs, kept on local disk across restarts (bounded); see services/fetcher/http.py.
-    seen = SeenUrls(settings.state_dir / settings.group_id(SERVICE) / "seen-urls.json")
+    seen = SeenUrls(
+        group_dir / "seen-urls.json", max_entries=settings.fetch_seen_max_entries, ttl_s=settings.fetch_seen_ttl_s
+    )
+    states = SourceStates(state_path(settings.state_dir, settings.group_id(SERVICE)))
+    states.forget_except({s.id for s in sources})
     sink = faust_sink(app)
-    client = make_client(user_agent=settings.user_agent, timeout_s=settings.fetch_timeout_s)
+    client = make_client(
+        user_agent=settings.user_agent,
+        timeout_s=settings.fetch_timeout_s,
+        connect_timeout_s=settings.fetch_connect_timeout_s,
+        allow_networks=settings.fetch_allow_networks,
+    )
+    politeness = Politeness(
+        limiter=HostLimiter(per_host=settings.fetch_per_host_concurrency, min_delay_s=settings.fetch_host_delay_s),
+        robots=RobotsCache(settings.user_agent) if settings.fetch_robots else None,
+        max_redirects=settings.fetch_max_redirects,
+    )
+    slots = asyncio.Semaphore(settings.fetch_max_concurrency)
+    in_flight: dict[str, asyncio.Task[None]] = {}
     log.info("fetcher: %d source(s) from %s", len(sources), settings.sources_path)
 
-    @app.timer(settings.fetch_interval_s, on_leader=True)  # type: ignore[untyped-decorator]
-    async def poll_all() -> None:
-        for source in sources:
+    async def poll(source: Source) -> None:
+        async def publish(article: RawArticle) -> None:
+            await sink(settings.topic_raw, article.url.encode(), article.to_bytes())
+            metrics.ARTICLES_FETCHED.labels(service=SERVICE, source=source.id).inc()
 
-            async def publish(article: RawArticle, source_id: str = source.id) -> None:
-                await sink(settings.topic_raw, article.url.encode(), article.to_bytes())
-                metrics.ARTICLES_FETCHED.labels(service=SERVICE, source=source_id).inc()
-
+        state = states.get(source.id)
+        async with slots:
             try:
-                _published, errors = await poll_source(
-                    client, source, seen, max_bytes=settings.fetch_max_bytes, publish=publish
+                result = await poll_source_full(
+                    client,
+                    source,
+                    seen,
+                    max_bytes=settings.fetch_max_bytes,
+                    publish=publish,
+                    politeness=politeness,
+                    etag=state.etag,
+                    last_modified=state.last_modified,
+                    save_seen=False,
                 )
-            except Exception as exc:  # the broker, not the source: try again at the next tick
+            except Exception as exc:  # the broker, not the source: try again at the next interval
                 log.error("fetcher: source %s: publishing failed: %s: %s", source.id, type(exc).__name__, exc)
+                state.next_due = time.time() + (source.interval_s or settings.fetch_interval_s)
+                return
+        now = time.time()
+        failures = 0 if result.feed_ok else state.consecutive_failures + 1
+        delay = next_delay_s(
+            source.interval_s or settings.fetch_interval_s,
+            failures,
+            max_backoff_s=settings.fetch_max_backoff_s,
+            jitter=settings.fetch_jitter,
+            retry_after=result.retry_after,
+        )
+        state.record(result, now=now, next_due=now + delay)
+        for error in result.errors:
+            # Each refusal or failure: counted by reason and logged once, with the reason.
+            metrics.FETCH_ERRORS.labels(service=SERVICE, source=source.id, reason=error.reason).inc()
+            log.warning("fetcher: source %s: %s: %s", source.id, error.reason, error)
+        health = state.health(
+            now=now, stale_after_s=settings.fetch_stale_after_s, failing_after=settings.fetch_failing_after
+        )
+        for name in HEALTH_STATES:
+            metrics.SOURCE_HEALTH.labels(service=SERVICE, source=source.id, state=name).set(1 if name == health else 0)
+        metrics.SOURCE_CONSECUTIVE_FAILURES.labels(service=SERVICE, source=source.id).set(state.consecutive_failures)
+        if state.last_success is not None:
+            metrics.SOURCE_LAST_SUCCESS.labels(service=SERVICE, source=source.id).set(state.last_success)
+        metrics.SOURCE_ITEMS_PER_DAY.labels(service=SERVICE, source=source.id).set(state.items_per_day(now=now))
+
+    def save() -> None:
+        try:
+            seen.save()
+            states.save()
+        except OSError as exc:
+            log.error("fetcher: cannot save state under %s: %s", group_dir, exc)
+
+    @app.timer(min(1.0, settings.fetch_interval_s), on_leader=True)  # type: ignore[untyped-decorator]
+    async def schedule() -> None:
+        now = time.time()
+        for source in sources:
+            if source.id in in_flight or states.get(source.id).next_due > now:
                 continue
-            for error in errors:
-                metrics.FETCH_ERRORS.labels(service=SERVICE, source=source.id, reason=error.reason).inc()
-                log.warning("fetcher: source %s: %s", source.id, error)
+            task = asyncio.create_task(poll(source), name=f"poll-{source.id}")
+            in_flight[source.id] = task
+            task.add_done_callback(_forget(source.id))
+
+    def _forget(source_id: str) -> Callable[[asyncio.Task[None]], None]:
+        def done(_task: asyncio.Task[None]) -> None:
+            in_flight.pop(source_id, None)
+
+        return done
+
+    @app.timer(SAVE_EVERY_S)  # type: ignore[untyped-decorator]
+    async def save_state() -> None:
+        save()
 
     @app.on_before_shutdown.connect  # type: ignore[untyped-decorator]
     async def close_client(_app: Any, **_kwargs: Any) -> None:
+        for task in list(in_flight.values()):
+            task.cancel()
+        await asyncio.gather(*in_flight.values(), return_exceptions=True)
+        save()
         await client.aclose()
 
     return app

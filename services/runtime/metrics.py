@@ -46,3 +46,34 @@ LEDGER_ACTORS = Gauge(
     "Watched actors with at least one counterpart in this worker's ledger.",
     ["service"],
 )
+ALERT_CORROBORATIONS = Counter(
+    "actorwatch_alert_corroborations_total",
+    "Alerts re-emitted as updates because another publisher reported the same contact.",
+    ["service"],
+)
+SOURCE_HEALTH = Gauge(
+    "actorwatch_source_health",
+    "1 for a source's current health state (ok, degraded, failing, stale, new), 0 for the others.",
+    ["service", "source", "state"],
+)
+SOURCE_CONSECUTIVE_FAILURES = Gauge(
+    "actorwatch_source_consecutive_failures", "Feed polls of a source that failed in a row.", ["service", "source"]
+)
+SOURCE_LAST_SUCCESS = Gauge(
+    "actorwatch_source_last_success_timestamp_seconds",
+    "Unix time of a source's last successful feed poll.",
+    ["service", "source"],
+)
+SOURCE_ITEMS_PER_DAY = Gauge(
+    "actorwatch_source_items_per_day", "New items a source gave in the last 24 hours.", ["service", "source"]
+)
+CLEANER_DUPLICATES = Counter(
+    "actorwatch_cleaner_duplicates_total",
+    "Exact duplicates (same normalised text, another article id) the cleaner dropped.",
+    ["service"],
+)
+CLEANER_STORY_JOINS = Counter(
+    "actorwatch_cleaner_story_joins_total",
+    "Articles the cleaner linked into an existing story (near-duplicates).",
+    ["service"],
+)

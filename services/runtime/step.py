@@ -9,6 +9,7 @@ committed: a crash replays, it does not lose (at-least-once)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
@@ -22,6 +23,9 @@ from schemas.dead_letter import DeadLetter
 from services.runtime import metrics
 
 InT = TypeVar("InT", bound=Contract)
+
+# The part of a failed message a dead letter carries (the whole message stays in its topic).
+DEAD_LETTER_MAX_ORIGINAL_BYTES = 256 * 1024
 
 
 class KafkaMessage(Protocol):
@@ -137,11 +141,17 @@ class Step(Generic[InT]):
             ) from exc
 
     async def _dead_letter(self, message: KafkaMessage, reason: str, error: str) -> None:
+        original = message.value or b""
         letter = DeadLetter(
             stage=f"{self.service}.{self.stage}",
             error=error,
-            original=message.value or b"",
+            # Base64 grows the bytes by a third: a large original would make the letter itself too big
+            # for the broker, and a letter that cannot be written would stop the partition.
+            original=original[:DEAD_LETTER_MAX_ORIGINAL_BYTES],
             original_key=message.key,
+            original_size=len(original),
+            original_sha256=hashlib.sha256(original).hexdigest(),
+            truncated=len(original) > DEAD_LETTER_MAX_ORIGINAL_BYTES,
             topic=message.topic,
             partition=message.partition,
             offset=message.offset,

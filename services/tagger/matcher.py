@@ -62,14 +62,11 @@ class Hit:
     start: int
     end: int
     keys: tuple[Key, ...]  # all keys valid at this span, best first
+    cat: Cat  # keys[0].cat, stored: read on every hit in every later step
 
     @property
     def key(self) -> Key:
         return self.keys[0]
-
-    @property
-    def cat(self) -> Cat:
-        return self.keys[0].cat
 
     def first(self, *cats: Cat) -> Key | None:
         return next((k for k in self.keys if k.cat in cats), None)
@@ -165,10 +162,13 @@ class Matcher:
         for end_index, (length, keys) in self._automaton.iter(folded, 0, limit):
             end = end_index + 1
             start = end - length
+            # Word boundaries first, inline: most raw matches (parts of longer words) fail here cheaply.
+            if (start > 0 and folded[start - 1].isalnum()) or (end < limit and folded[end].isalnum()):
+                continue
             valid = tuple(_valid(text, folded, start, end, limit, keys))
             if not valid:
                 continue
-            hit = Hit(start, end, valid)
+            hit = Hit(start, end, valid, valid[0].cat)
             (heads if hit.cat is Cat.ORG_HEAD else raw).append(hit)
             if len(raw) + len(heads) >= MAX_HITS:
                 break

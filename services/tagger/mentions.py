@@ -163,14 +163,19 @@ class Doc:
         self.by_end = {h.end: h for h in hits}
         self._hit_starts = [h.start for h in hits]
         self._head_starts = [h.start for h in heads]
+        self._hits_in: dict[Span, list[Hit]] = {}
         self.consumed: set[int] = set()  # starts of hits used inside a larger mention
         self.mentions: list[list[Mention]] = [[] for _ in sentences]
         self.acronyms: dict[str, Mention] = {}
 
     def hits_in(self, span: Span) -> list[Hit]:
-        lo = bisect_left(self._hit_starts, span.start)
-        hi = bisect_left(self._hit_starts, span.end)
-        return [h for h in self.hits[lo:hi] if h.end <= span.end]
+        # Each sentence's hits are asked for several times (mentions, then links): computed once.
+        cached = self._hits_in.get(span)
+        if cached is None:
+            lo = bisect_left(self._hit_starts, span.start)
+            hi = bisect_left(self._hit_starts, span.end)
+            cached = self._hits_in[span] = [h for h in self.hits[lo:hi] if h.end <= span.end]
+        return cached
 
     def has_org_head(self, span: Span) -> bool:
         i = bisect_left(self._head_starts, span.start)

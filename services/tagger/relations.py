@@ -13,7 +13,7 @@ from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from schemas.tagged_article import EntityKind, InteractionType, Modality, Sector
+from schemas.tagged_article import CONTACT_TYPES, EntityKind, InteractionType, Modality, Sector
 from services.tagger.lexicon import Country, Predicate
 from services.tagger.matcher import Cat, Hit
 from services.tagger.mentions import Doc, Mention
@@ -160,6 +160,8 @@ def link_sentence(doc: Doc, index: int, span: Span, register: Callable[[Mention]
     reported = bool(_REPORTED.search(doc.folded, span.start, span.end))
     _add_gpes(doc, index, span, predicates, register)
     top = [m for m in doc.mentions[index] if m.head is None]
+    # Meeting "Naim Qassem's envoy" is not meeting Qassem; condemning "Trump's rhetoric" still targets Trump.
+    top_contact = [m for m in top if not _possessor(doc, m, span)]
     links: list[Link] = []
     objects_so_far: set[int] = set()
     for hit in predicates:
@@ -171,8 +173,9 @@ def link_sentence(doc: Doc, index: int, span: Span, register: Callable[[Mention]
             continue
         if _DETERMINER.search(doc.folded, max(span.start, hit.start - 10), hit.start):
             continue
-        subjects = _subjects(doc, top, hit, objects_so_far)
-        objects = _objects(doc, top, hit, span)
+        sides = top_contact if predicate.type in CONTACT_TYPES else top
+        subjects = _subjects(doc, sides, hit, objects_so_far)
+        objects = _objects(doc, sides, hit, span)
         passive = bool(_PASSIVE_BEFORE.search(doc.folded, max(span.start, hit.start - 30), hit.start))
         if not passive and objects and _BY.search(doc.folded, hit.end, objects[0].lead):
             # "X backed by Y" without "is/was": X must be right before ("rebels backed by Ankara" is not
@@ -209,6 +212,15 @@ def link_sentence(doc: Doc, index: int, span: Span, register: Callable[[Mention]
             links.append(Link(source, target, predicate.type, modality, why))
         objects_so_far.update(id(o) for o in objects)
     return links
+
+
+def _possessor(doc: Doc, mention: Mention, span: Span) -> bool:
+    """ "hosted Naim Qassem's envoy", "al-Kaabi's delegation was received": the envoy or delegation acts, not the
+    possessor. "Al-Kaabi's meeting with ..." (a predicate noun follows) still makes him a side."""
+    if doc.folded[mention.end : mention.end + 2] != "'s":
+        return False
+    after = doc.by_start.get(doc.forward(mention.end + 2, span.end))
+    return after is None or after.cat is not Cat.PREDICATE
 
 
 def _subjects(doc: Doc, top: list[Mention], hit: Hit, taken: set[int]) -> list[Mention]:

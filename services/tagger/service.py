@@ -11,18 +11,25 @@ from services.runtime.app import add_step_agent, make_app
 from services.runtime.step import Outgoing, Step, faust_sink, in_executor
 from services.settings import Settings
 from services.tagger.tag import Tagger
-from services.watchlist import load_watchlist
+from services.watchlist import Watchlist, WatchlistState, follow_watchlist, load_watchlist_file
 
 SERVICE = "tagger"
 
 
 def build(settings: Settings, bootstrap: str) -> Any:
     app = make_app(settings, SERVICE, bootstrap)
-    tagger = Tagger(load_watchlist(settings.watchlist_path))
+    # Live watchlist: the compacted topic (seeded from the file); a change swaps in a rebuilt Tagger, which
+    # the next article uses (one reference assignment, so the tagging thread never sees a half-built one).
+    watchlist_state = WatchlistState(load_watchlist_file(settings.watchlist_path))
+    current = [Tagger(list(watchlist_state.current.entries.values()))]
+
+    def rebuild(watchlist: Watchlist) -> None:
+        current[0] = Tagger(list(watchlist.entries.values()))
+
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tag")
 
     def transform(article: CleanArticle) -> Sequence[Outgoing]:
-        tagged = tagger.tag(article)
+        tagged = current[0].tag(article)
         return [Outgoing(settings.topic_tagged, article.id.encode(), tagged)]
 
     step = Step(
@@ -35,5 +42,11 @@ def build(settings: Settings, bootstrap: str) -> Any:
     )
 
     add_step_agent(app, settings, settings.topic_clean, step)
+
+    if settings.watchlist_live:
+
+        @app.task  # type: ignore[untyped-decorator]
+        async def watchlist_follower() -> None:
+            await follow_watchlist(bootstrap, settings.topic_watchlist, watchlist_state, rebuild)
 
     return app

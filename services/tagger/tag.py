@@ -134,16 +134,22 @@ def _enrich(root: Mention, later: Mention) -> None:
 def _describe(mention: Mention, recent: list[Mention]) -> Mention | None:
     """The actor a definite description ("the Iraqi militia leader") refers to: an earlier one of the same
     kind, sector and (when given) country; a watched actor first, then the most recent."""
-    fits = [
-        m
-        for m in recent
-        if m.kind is mention.kind
-        and m.sector is mention.sector
-        and (mention.country is None or m.country == mention.country)
-    ]
+    same = [m for m in recent if m.kind is mention.kind and m.sector is mention.sector]
+    fits = [m for m in same if mention.country is None or m.country == mention.country]
     watched = [m for m in fits if m.actor_id is not None]
     pool = watched or fits
-    return pool[-1] if pool else None
+    if pool:
+        return pool[-1]
+    # "Ambassador Kazem Al-e Sadegh ... The Iranian ambassador": the country is given later. Only a root
+    # without a country and with the same role qualifies, and it learns the country from the description.
+    role = (mention.role or "").casefold()
+    countryless = [m for m in same if m.country is None and role and (m.role or "").casefold() == role]
+    if not countryless or mention.country is None:
+        return None
+    root = countryless[-1]
+    root.country = mention.country
+    root.why += f"; country {mention.country} from later '{mention.canonical}'"
+    return root
 
 
 def _link_names(doc: Doc, watch: dict[str, WatchlistEntry]) -> None:
@@ -179,23 +185,21 @@ def _link_names(doc: Doc, watch: dict[str, WatchlistEntry]) -> None:
     keys = sorted((k for k in targets if k not in ambiguous), key=len, reverse=True)
     if not keys:
         return
-    pattern = re.compile(r"(?<![\w'’-])(?:" + "|".join(re.escape(k) for k in keys) + r")(?![\w-])")
     sentence_starts = [s.start for s in doc.sentences]
-    for match in pattern.finditer(doc.text, 0, len(doc.folded)):
-        start, end = match.start(), match.end()
-        target = targets[match.group()]
+    for start, end, key in _find_names(doc.text, len(doc.folded), keys):
+        target = targets[key]
         index = bisect_right(sentence_starts, start) - 1
         if target.start >= start or start in doc.consumed or index < 0 or end > doc.sentences[index].end:
             continue
         if any(m.start < end and start < m.end for m in doc.mentions[index]):
             continue
-        what = "acronym" if match.group() in doc.acronyms else "name"
+        what = "acronym" if key in doc.acronyms else "name"
         mention = Mention(
             target.kind,
             start,
             end,
             target.canonical,
-            f"{what} '{match.group()}' of earlier '{target.canonical}'",
+            f"{what} '{key}' of earlier '{target.canonical}'",
             index,
             target.country,
             target.sector,
@@ -205,6 +209,34 @@ def _link_names(doc: Doc, watch: dict[str, WatchlistEntry]) -> None:
         mention.antecedent = target
         doc.mentions[index].append(mention)
         doc.mentions[index].sort(key=lambda m: (m.start, -m.end))
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _find_names(text: str, limit: int, keys: list[str]) -> list[tuple[int, int, str]]:
+    """Non-overlapping whole-word occurrences of `keys` (longest first at a position) in text[:limit].
+
+    Plain str.find per key: compiling one alternation regex per article cost more than the search itself."""
+    found: list[tuple[int, int, str]] = []
+    for key in keys:
+        pos = text.find(key, 0, limit)
+        while pos >= 0:
+            end = pos + len(key)
+            before = text[pos - 1] if pos > 0 else " "
+            after = text[end] if end < len(text) else " "
+            if not (_is_word(before) or before in "'’-") and not (_is_word(after) or after == "-"):
+                found.append((pos, end, key))
+            pos = text.find(key, pos + 1, limit)
+    found.sort(key=lambda f: (f[0], f[0] - f[1]))
+    chosen: list[tuple[int, int, str]] = []
+    reach = -1
+    for start, end, key in found:
+        if start >= reach:
+            chosen.append((start, end, key))
+            reach = end
+    return chosen
 
 
 def _build(article: CleanArticle, doc: Doc, links: list[Link]) -> TaggedArticle:

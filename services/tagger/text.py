@@ -41,9 +41,24 @@ def _fold_table() -> dict[int, str]:
     return table
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
 def fold(text: str) -> str:
     """Matching form of `text`, the same length as `text` (so offsets carry over unchanged)."""
-    return text.translate(_fold_table())
+    # str.translate with a dict costs a Python-level lookup per character; news text is mostly ASCII, where
+    # str.lower() is length-preserving and runs in C, so only the non-ASCII runs go through the table.
+    if text.isascii():
+        return text.lower().replace("`", "'")
+    table = _fold_table()
+    parts: list[str] = []
+    pos = 0
+    for match in _NON_ASCII.finditer(text):
+        parts.append(text[pos : match.start()].lower())
+        parts.append(match.group().translate(table))
+        pos = match.end()
+    parts.append(text[pos:].lower())
+    return "".join(parts).replace("`", "'")
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,7 +73,7 @@ def test_fetcher_publishes_each_feed_item_once_across_restarts(
     base, hits = news_site
     sources = tmp_path / "sources.yaml"
     sources.write_text(f"sources:\n  - id: local-news\n    url: {base}/feed.xml\n    kind: rss\n")
-    settings = make_namespace(sources_path=sources, fetch_interval_s=1.0)
+    settings = make_namespace(sources_path=sources, fetch_interval_s=1.0, fetch_allow_networks=["127.0.0.0/8"])
 
     first = services.start("fetcher", settings)
     records = read_until(kafka_bootstrap, settings.topic_raw, lambda rs: len(rs) >= 2, timeout_s=90)

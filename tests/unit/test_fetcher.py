@@ -192,7 +192,7 @@ async def server() -> AsyncIterator[Server]:
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with make_client(user_agent=UA, timeout_s=TIMEOUT_S) as c:
+    async with make_client(user_agent=UA, timeout_s=TIMEOUT_S, allow_networks=["127.0.0.0/8"]) as c:
         yield c
 
 
@@ -557,7 +557,8 @@ def test_seen_urls_persist_and_stay_bounded(tmp_path: Path) -> None:
     seen.save()
     assert [p.name for p in seen.path.parent.iterdir()] == ["seen-urls.json"]  # no temporary left over
     stored = json.loads(seen.path.read_text(encoding="utf-8"))
-    assert stored["urls"] == ["https://n.example/2", "https://n.example/3", "https://n.example/4"]
+    assert stored["version"] == 2
+    assert list(stored["entries"]) == ["https://n.example/2", "https://n.example/3", "https://n.example/4"]
     again = SeenUrls(tmp_path / "state", max_entries=2)
     assert [again.seen(f"https://n.example/{n}") for n in range(5)] == [False, False, False, True, True]
 

@@ -423,3 +423,37 @@ def test_custom_lexicon_is_used(tmp_path: Path) -> None:
     tagged = tag_text(custom, "Akram al-Kaabi met with Iranian chief dragoman Reza Tavakoli.")
     official = [e for e in tagged.entities if e.canonical_name == "Reza Tavakoli"]
     assert [(e.country, e.sector) for e in official] == [("IRN", Sector.GOV)]
+
+
+# --- later additions: fold fast path, possessives, a country given later ------------------------------------
+
+
+@pytest.mark.parametrize("text", ["Plain ASCII `quote` ABC", "Ka’bi ÉLYSÉE ‐ Straße İstanbul ǅ", "x\u2019s \u00a0y"])
+def test_fold_fast_path_equals_the_table(text: str) -> None:
+    from services.tagger.text import _fold_table, fold
+
+    assert fold(text) == text.translate(_fold_table())
+    assert len(fold(text)) == len(text)
+
+
+def test_possessor_is_not_a_side(tagger: Tagger) -> None:
+    hosted = tag_text(tagger, "Italian Foreign Minister Antonio Tajani hosted al-Kaabi's envoy in Rome.")
+    assert hosted.interactions == []
+    # ... but before a predicate noun the possessor is the actor.
+    meeting = tag_text(tagger, "Al-Kaabi's meeting with Russian Deputy Foreign Minister Mikhail Bogdanov was short.")
+    assert [i.type for i in find(meeting, KAABI, "Mikhail Bogdanov")] == [InteractionType.MEET]
+
+
+def test_country_given_later_in_the_article(tagger: Tagger) -> None:
+    tagged = tag_text(
+        tagger,
+        "Ambassador Kazem Sadegh met al-Kaabi on Monday. The Iranian ambassador has served in Baghdad since 2022.",
+    )
+    person = next(e for e in tagged.entities if e.canonical_name == "Kazem Sadegh")
+    assert (person.country, person.sector) == ("IRN", Sector.GOV)
+    assert "country IRN from later 'The Iranian ambassador'" in person.why
+    later = next(e for e in tagged.entities if e.text == "The Iranian ambassador")
+    assert later.refers_to == person.id
+    # A different role does not take the country.
+    other = tag_text(tagger, "Ambassador Kazem Sadegh met al-Kaabi. The Iranian minister spoke later.")
+    assert next(e for e in other.entities if e.canonical_name == "Kazem Sadegh").country is None

@@ -1,0 +1,127 @@
+"""Tagger speed: articles per second per core and peak RSS, with watchlists of 10 and of 5,000 aliases.
+
+    python -m benchmarks.tagger [--rounds N]
+
+Runs Tagger.tag (no Kafka, no cleaner) over the real Guardian articles in ../shared/data/corpus/. Speed is
+articles per second of this process's CPU time, so it is per core. Each watchlist size runs in a fresh child
+process so that its peak RSS (ru_maxrss) is its own. The 5,000 aliases are synthetic, generated here."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import random
+import resource
+import subprocess
+import sys
+import time
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from schemas.clean_article import CleanArticle
+from schemas.tagged_article import EntityKind, Sector
+from schemas.watchlist import WatchlistEntry
+from services.tagger.tag import Tagger
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "data" / "corpus" / "guardian-sdf-sample.csv.zip"
+
+_SYLLABLES = ["ka", "bi", "mu", "ra", "sa", "di", "ha", "mi", "zu", "lo", "ne", "ta", "qa", "fa", "ri", "yo"]
+_COUNTRIES = ["IRQ", "IRN", "SYR", "LBN", "YEM", "RUS", "CHN", "TUR"]
+
+
+def load_corpus() -> list[str]:
+    with zipfile.ZipFile(CORPUS) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".csv"))
+        text = archive.read(name).decode("utf-8")
+    csv.field_size_limit(sys.maxsize)
+    return [row["text"] for row in csv.DictReader(io.StringIO(text)) if row.get("text")]
+
+
+def as_clean(text: str, index: int) -> CleanArticle:
+    paragraphs = [p.strip() for p in text.splitlines() if p.strip()] or [""]
+    return CleanArticle(
+        id=f"bench{index}",
+        url=f"https://bench.example/guardian/{index}",
+        source="bench",
+        title=f"Guardian article {index}",
+        text="\n\n".join(paragraphs),
+        paragraphs=paragraphs,
+        fetched_at=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+
+
+def synthetic_watchlist(aliases: int, seed: int = 7) -> list[WatchlistEntry]:
+    """`aliases` aliases over aliases/5 actors: a name plus four variants each (surname, al- forms, short)."""
+    rng = random.Random(seed)
+    entries: list[WatchlistEntry] = []
+    for index in range(max(1, aliases // 5)):
+        first = "".join(rng.choice(_SYLLABLES) for _ in range(3)).capitalize()
+        last = "".join(rng.choice(_SYLLABLES) for _ in range(3)) + f"{index:x}"
+        name = f"{first} al-{last.capitalize()}"
+        entries.append(
+            WatchlistEntry(
+                actor_id=f"actor-{index}",
+                name=name,
+                kind=EntityKind.PERSON,
+                aliases=[f"al-{last.capitalize()}", f"{first} {last.capitalize()}", f"{first} al-{last}", last.upper()],
+                home_country=_COUNTRIES[index % len(_COUNTRIES)],
+                sector=Sector.ARMED_GROUP,
+            )
+        )
+    return entries
+
+
+def run_one(aliases: int, rounds: int) -> None:
+    """Child process: build a Tagger for `aliases` aliases, tag the corpus `rounds` times, print one line."""
+    articles = [as_clean(t, i) for i, t in enumerate(load_corpus())]
+    watchlist = synthetic_watchlist(aliases)
+    count = sum(1 + len(e.aliases) for e in watchlist)
+    started = time.perf_counter()
+    tagger = Tagger(watchlist)
+    build_s = time.perf_counter() - started
+    tagger.tag(articles[0])  # warm caches (fold table, regexes) outside the timed part
+    cpu_started = time.process_time()
+    entities = interactions = 0
+    for _ in range(rounds):
+        for art in articles:
+            tagged = tagger.tag(art)
+            entities += len(tagged.entities)
+            interactions += len(tagged.interactions)
+    cpu = time.process_time() - cpu_started
+    done = rounds * len(articles)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"  {count:>5} aliases: {done / cpu:7.0f} articles/s per core  peak RSS {rss:4.0f} MiB  "
+        f"Tagger() {build_s * 1000:5.0f} ms  ({len(articles)} articles x {rounds}, "
+        f"{entities // rounds} entities, {interactions // rounds} interactions per round)",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.tagger", description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2, help="passes over the corpus per watchlist size")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child is not None:
+        run_one(args.child, args.rounds)
+        return 0
+    if not CORPUS.is_file():
+        print(f"corpus not found: {CORPUS}", file=sys.stderr)
+        return 1
+    print("Tagger.tag on the Guardian corpus, one core (CPU time), no Kafka:")
+    for aliases in (10, 5000):
+        # A fresh process per size: ru_maxrss is a high-water mark and would carry over.
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.tagger", "--child", str(aliases), "--rounds", str(args.rounds)],
+            cwd=REPO,
+            check=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

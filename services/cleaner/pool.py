@@ -1,0 +1,127 @@
+"""A bounded pool of extraction processes that can stop a runaway page. No Kafka here.
+
+A thread cannot be killed, so a page that makes lxml or a regex run for minutes would hold a thread
+pool's only worker for good. Here each worker is a process; a call that runs past its time budget gets
+its worker terminated and replaced, and the caller gets PoolTimeout. `submit` waits for a free worker
+(an asyncio semaphore), so a full pool pushes back on the consumer instead of queueing messages."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnProcess
+from typing import Any, Generic, TypeVar
+
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
+
+# spawn, not fork: the service process runs an event loop and Kafka client threads that must not be copied.
+_CONTEXT = multiprocessing.get_context("spawn")
+
+
+_READY = "ready"
+# Starting a worker imports the extraction stack (about a second); a machine under load may take longer.
+_START_TIMEOUT_S = 120.0
+
+
+class PoolTimeout(Exception):
+    """The call ran past its time budget; its worker was terminated."""
+
+
+class WorkerCrashed(Exception):
+    """The worker process died during the call (out of memory, a segfault in a C extension)."""
+
+
+def _serve(function: Callable[[Any], Any], conn: Connection) -> None:
+    conn.send(_READY)  # imports are done: from here on, time spent is the call's
+    while True:
+        try:
+            argument = conn.recv()
+        except EOFError:
+            return
+        try:
+            conn.send((True, function(argument)))
+        except Exception as exc:  # the caller re-raises it: the page's problem, not the worker's
+            try:
+                conn.send((False, exc))
+            except Exception:  # an exception that does not pickle still needs a one-line reason
+                conn.send((False, RuntimeError(traceback.format_exception_only(exc)[-1].strip())))
+
+
+class _Worker:
+    def __init__(self, function: Callable[[Any], Any]) -> None:
+        self.conn, child = _CONTEXT.Pipe()
+        self.process: SpawnProcess = _CONTEXT.Process(target=_serve, args=(function, child), daemon=True)
+        self.process.start()
+        child.close()
+        self._started = False
+
+    def call(self, argument: object, timeout_s: float) -> tuple[bool, Any]:
+        """Blocking; runs in a helper thread, which only waits on the pipe (no GIL held).
+
+        A fresh worker's start-up is not charged to the call's time budget."""
+        if not self._started:
+            if not self.conn.poll(_START_TIMEOUT_S):
+                raise WorkerCrashed(f"worker did not start within {_START_TIMEOUT_S:g} s")
+            try:
+                self.conn.recv()
+            except EOFError as exc:
+                raise WorkerCrashed(f"worker exited at start with code {self.process.exitcode}") from exc
+            self._started = True
+        self.conn.send(argument)
+        if not self.conn.poll(timeout_s):
+            raise PoolTimeout(f"took longer than {timeout_s:g} s")
+        try:
+            result: tuple[bool, Any] = self.conn.recv()
+        except EOFError as exc:
+            raise WorkerCrashed(f"worker exited with code {self.process.exitcode}") from exc
+        return result
+
+    def stop(self) -> None:
+        self.conn.close()
+        self.process.terminate()
+        self.process.join(5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+
+class ProcessPool(Generic[ArgT, ResultT]):
+    """`size` worker processes running `function` (a picklable module-level function)."""
+
+    def __init__(self, function: Callable[[ArgT], ResultT], size: int, timeout_s: float) -> None:
+        self._function = function
+        self._timeout_s = timeout_s
+        self._idle = [_Worker(function) for _ in range(size)]
+        self._free = asyncio.Semaphore(size)
+        self._waiters = ThreadPoolExecutor(max_workers=size, thread_name_prefix="extract-wait")
+        self.replaced = 0
+
+    async def submit(self, argument: ArgT) -> ResultT:
+        async with self._free:  # back-pressure: wait here while every worker is busy
+            worker = self._idle.pop()
+            loop = asyncio.get_running_loop()
+            try:
+                ok, value = await loop.run_in_executor(self._waiters, worker.call, argument, self._timeout_s)
+            except (PoolTimeout, WorkerCrashed, OSError, asyncio.CancelledError):
+                # The worker is stuck or gone: end it and start a fresh one in its place.
+                worker.stop()
+                worker = _Worker(self._function)
+                self.replaced += 1
+                raise
+            finally:
+                self._idle.append(worker)
+        if not ok:
+            raise value
+        result: ResultT = value
+        return result
+
+    def close(self) -> None:
+        for worker in self._idle:
+            worker.stop()
+        self._idle.clear()
+        self._waiters.shutdown(wait=False)

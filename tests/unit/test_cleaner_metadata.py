@@ -1,0 +1,158 @@
+"""Unit tests of the cleaner's metadata, captions, normalisation, language and bad-input handling. No Kafka."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from schemas.raw_article import RawArticle
+from services.cleaner.extract import NoArticleError, clean_article, detect_language
+from services.cleaner.metadata import page_metadata, parse_timestamp
+
+FETCHED_AT = datetime(2022, 12, 6, 9, 30, tzinfo=UTC)
+PROSE = [
+    f"Paragraph {i} explains how the militia leader met the deputy minister in Moscow last week." for i in range(5)
+]
+CAPTION = "Militia leader Akram al-Kaabi meets Deputy Foreign Minister Mikhail Bogdanov in Moscow."
+
+
+def raw(body: str, content_type: str = "text/html", **fields: object) -> RawArticle:
+    values: dict[str, object] = {
+        "url": "https://example.org/news/article-1",
+        "source_id": "test-source",
+        "fetched_at": FETCHED_AT,
+        "content_type": content_type,
+        "body": body,
+    }
+    values.update(fields)
+    return RawArticle.model_validate(values)
+
+
+PAGE = f"""<html lang="en"><head><title>Leader in Moscow</title>
+<meta property="og:site_name" content="Example News">
+<meta name="author" content="Jane Doe">
+<link rel="canonical" href="https://example.org/canonical/leader-in-moscow">
+<meta property="article:published_time" content="2022-11-27T08:15:00+03:00">
+<meta content="2022-11-28T10:00:00Z" property="article:modified_time">
+</head><body><article><h1>Leader in Moscow</h1>
+{"".join(f"<p>{p}</p>" for p in PROSE[:2])}
+<figure><img src="a.jpg"><figcaption>{CAPTION}</figcaption></figure>
+{"".join(f"<p>{p}</p>" for p in PROSE[2:])}
+<figure><img src="b.jpg"><figcaption>{CAPTION}</figcaption></figure>
+</article></body></html>"""
+
+
+def test_html_metadata_fields() -> None:
+    article = clean_article(raw(PAGE))
+    assert article.site_name == "Example News"
+    assert article.authors == ["Jane Doe"]
+    assert article.canonical_url == "https://example.org/canonical/leader-in-moscow"
+    assert article.published_at == datetime(2022, 11, 27, 5, 15, tzinfo=UTC)
+    assert article.modified_at == datetime(2022, 11, 28, 10, 0, tzinfo=UTC)
+    assert article.language == "en"
+
+
+def test_figcaption_kept_apart_and_reaches_text_once() -> None:
+    article = clean_article(raw(PAGE))
+    assert article.captions == [CAPTION]
+    assert article.body_paragraphs == len(PROSE)
+    assert article.paragraphs == [*PROSE, CAPTION]
+    assert article.text.count(CAPTION) == 1
+
+
+def test_caption_already_in_body_is_not_appended() -> None:
+    page = PAGE.replace(f"<p>{PROSE[0]}</p>", f"<p>{CAPTION}</p><p>{PROSE[0]}</p>", 1)
+    article = clean_article(raw(page))
+    assert article.captions == [CAPTION]
+    assert article.text.count(CAPTION) == 1
+    assert article.paragraphs[-1] == PROSE[-1]
+
+
+def test_quotes_and_dashes_fold_one_for_one() -> None:
+    body = "Headline\n\nAl\u2010Kaabi\u2019s \u201cstrategic\u201d visit \u2014 in Moscow \u2013 ended."
+    article = clean_article(raw(body, content_type="text/plain"))
+    assert article.paragraphs == ['Al-Kaabi\'s "strategic" visit - in Moscow - ended.']
+
+
+@pytest.mark.parametrize(
+    ("first", "dateline", "rest"),
+    [
+        ("BAGHDAD (Reuters) - Iraq's prime minister met the envoy.", "BAGHDAD (Reuters)", "Iraq's prime minister"),
+        ("MOSCOW, Nov 26 (AFP) \u2014 The leader arrived.", "MOSCOW, Nov 26 (AFP)", "The leader arrived."),
+        ("BEIRUT - Talks began on Monday.", "BEIRUT", "Talks began on Monday."),
+    ],
+)
+def test_dateline_becomes_metadata(first: str, dateline: str, rest: str) -> None:
+    article = clean_article(raw(f"Headline\n\n{first}\n\nSecond paragraph.", content_type="text/plain"))
+    assert article.dateline == dateline
+    assert article.paragraphs[0].startswith(rest)
+
+
+@pytest.mark.parametrize("first", ["In Moscow - the leader met officials.", "The UN - and others - met."])
+def test_ordinary_sentence_is_not_a_dateline(first: str) -> None:
+    article = clean_article(raw(f"Headline\n\n{first}", content_type="text/plain"))
+    assert article.dateline is None
+    assert article.paragraphs == [first]
+
+
+def test_byline_with_agency_gives_authors() -> None:
+    article = clean_article(raw("Headline\n\nBy Jane Doe and John Smith, Reuters\n\nText.", content_type="text/plain"))
+    assert article.authors == ["Jane Doe", "John Smith"]
+    assert article.paragraphs == ["Text."]
+
+
+def test_language_detection() -> None:
+    assert detect_language(" ".join(PROSE)) == "en"
+    french = (
+        "Le chef de la milice a rencontré le vice-ministre russe des Affaires étrangères à Moscou la semaine dernière."
+    )
+    assert detect_language(french) == "fr"
+    assert detect_language("Too short.") is None
+    article = clean_article(raw(f"Titre\n\n{french}", content_type="text/plain"))
+    assert article.language == "fr"  # non-English passes on, marked
+
+
+def test_timestamps_are_utc() -> None:
+    assert parse_timestamp("2022-11-27") == datetime(2022, 11, 27, tzinfo=UTC)
+    assert parse_timestamp("2022-11-27T08:15:00+03:00") == datetime(2022, 11, 27, 5, 15, tzinfo=UTC)
+    assert parse_timestamp("2022-11-27T08:15:00Z") == datetime(2022, 11, 27, 8, 15, tzinfo=UTC)
+    assert parse_timestamp("yesterday") is None
+
+
+def test_relative_canonical_is_ignored() -> None:
+    assert page_metadata('<link rel="canonical" href="/a/b">').canonical_url is None
+
+
+# ------------------------------------------------------------------------------------ bad input
+
+
+def test_deeply_nested_tags_end_quickly_with_a_reason() -> None:
+    page = "<html><body>" + "<div>" * 100_000 + "<p>deep text</p>" + "</div>" * 100_000 + "</body></html>"
+    started = time.perf_counter()
+    with pytest.raises(NoArticleError):
+        clean_article(raw(page))
+    assert time.perf_counter() - started < 10
+
+
+def test_thirty_megabytes_is_refused_before_parsing() -> None:
+    page = "<html><body>" + "<p>filler text</p>" * 2_000_000 + "</body></html>"
+    assert len(page) > 30_000_000
+    started = time.perf_counter()
+    with pytest.raises(NoArticleError, match="limit"):
+        clean_article(raw(page))
+    assert time.perf_counter() - started < 1
+
+
+def test_page_without_article_is_no_article() -> None:
+    page = "<html><body><nav><a href='/'>Home</a><a href='/world'>World</a></nav><footer>(c)</footer></body></html>"
+    with pytest.raises(NoArticleError, match="no article"):
+        clean_article(raw(page))
+
+
+def test_text_longer_than_a_message_allows_is_no_article() -> None:
+    body = "Headline\n\n" + "\n\n".join(f"Paragraph {i} of a very long dump." for i in range(100))
+    assert clean_article(raw(body, content_type="text/plain")).paragraphs
+    with pytest.raises(NoArticleError, match="more than the limit of 500"):
+        clean_article(raw(body, content_type="text/plain"), max_text_chars=500)

@@ -1,0 +1,53 @@
+"""Unit tests of the cleaner's process pool: results, errors, a runaway call stopped, back-pressure."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from services.cleaner.pool import PoolTimeout, ProcessPool
+
+
+def work(seconds: float) -> float:
+    """Module level: spawned workers import it."""
+    if seconds < 0:
+        raise ValueError("negative")
+    time.sleep(seconds)
+    return seconds * 2
+
+
+def test_pool_results_errors_timeout_and_recovery() -> None:
+    async def scenario() -> None:
+        pool: ProcessPool[float, float] = ProcessPool(work, size=1, timeout_s=1.0)
+        try:
+            assert await pool.submit(0.0) == 0.0
+            with pytest.raises(ValueError, match="negative"):
+                await pool.submit(-1.0)
+            started = time.perf_counter()
+            with pytest.raises(PoolTimeout):
+                await pool.submit(30.0)  # a runaway page: its process is ended, not waited for
+            assert time.perf_counter() - started < 5
+            assert pool.replaced == 1
+            assert await pool.submit(0.25) == 0.5  # the fresh worker serves the next call
+        finally:
+            pool.close()
+
+    asyncio.run(scenario())
+
+
+def test_pool_pushes_back_when_full() -> None:
+    async def scenario() -> list[float]:
+        pool: ProcessPool[float, float] = ProcessPool(work, size=1, timeout_s=5.0)
+        try:
+            await pool.submit(0.0)  # worker started and warm
+            started = time.perf_counter()
+            # Two calls on a one-worker pool: the second waits for the first instead of running beside it.
+            await asyncio.gather(pool.submit(0.4), pool.submit(0.4))
+            return [time.perf_counter() - started]
+        finally:
+            pool.close()
+
+    (elapsed,) = asyncio.run(scenario())
+    assert elapsed >= 0.8
