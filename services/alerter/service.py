@@ -111,6 +111,7 @@ def build(settings: Settings, bootstrap: str) -> Any:
             metrics.MESSAGES_OUT.labels(service=SERVICE, stage="decide").inc()
             metrics.ALERT_CORROBORATIONS.labels(service=SERVICE).inc()
         counterpart_ledger[observation.actor_id] = decision.ledger.to_dict()
+        metrics.LEDGER_ACTORS.labels(service=SERVICE).set(len(counterpart_ledger))
         return []
 
     client = httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False)

@@ -43,7 +43,7 @@ WEBHOOK_DELIVERIES = Counter(
 )
 LEDGER_ACTORS = Gauge(
     "actorwatch_ledger_actors",
-    "Watched actors with at least one counterpart in this worker's ledger.",
+    "Watched actors with a counterpart ledger in this worker (its partitions).",
     ["service"],
 )
 ALERT_CORROBORATIONS = Counter(
