@@ -51,7 +51,8 @@ def as_raw(text: str, index: int) -> RawArticle:
         source_id="bench",
         fetched_at=datetime.now(UTC),
         content_type="text/plain",
-        body=f"Guardian article {index}\n\n{body}",
+        # The last line keeps every copy distinct: the cleaner drops exact duplicates of a text.
+        body=f"Guardian article {index}\n\n{body}\n\nBenchmark copy number {index}.",
     )
 
 

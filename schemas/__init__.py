@@ -8,6 +8,7 @@ from schemas.base import SCHEMA_VERSION, Contract
 from schemas.clean_article import CleanArticle
 from schemas.dead_letter import DeadLetter
 from schemas.raw_article import RawArticle
+from schemas.source import SourceSpec, SourceUpdate
 from schemas.tagged_article import (
     Entity,
     EntityKind,
@@ -40,6 +41,8 @@ __all__ = [
     "RawArticle",
     "RuleConfig",
     "Sector",
+    "SourceSpec",
+    "SourceUpdate",
     "TaggedArticle",
     "WatchlistEntry",
     "WatchlistUpdate",

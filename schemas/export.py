@@ -16,6 +16,7 @@ from schemas.base import Contract
 from schemas.clean_article import CleanArticle
 from schemas.dead_letter import DeadLetter
 from schemas.raw_article import RawArticle
+from schemas.source import SourceUpdate
 from schemas.tagged_article import TaggedArticle
 from schemas.watchlist import WatchlistEntry
 from schemas.watchlist_update import WatchlistUpdate
@@ -32,6 +33,7 @@ CONTRACTS: dict[str, type[Contract]] = {
     "dead_letter": DeadLetter,
     "watchlist_entry": WatchlistEntry,
     "watchlist_update": WatchlistUpdate,
+    "source_update": SourceUpdate,
 }
 
 

@@ -148,6 +148,26 @@ class Settings(BaseSettings):
         description="Consecutive failures after which a source is 'failing' (before: 'degraded'). "
         "Env ACTORWATCH_FETCH_FAILING_AFTER.",
     )
+    fetch_sources_live: bool = Field(
+        default=True,
+        description="The fetcher follows the compacted sources topic (seeded from the sources file until it has "
+        "content), so `actorwatch sources add|remove` apply without restart. Env ACTORWATCH_FETCH_SOURCES_LIVE.",
+    )
+    fetch_sitemap_max_depth: int = Field(
+        default=2, ge=0, le=5, description="Sitemap index levels followed. Env ACTORWATCH_FETCH_SITEMAP_MAX_DEPTH."
+    )
+    fetch_sitemap_max_children: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Child sitemaps read per poll, newest first. Env ACTORWATCH_FETCH_SITEMAP_MAX_CHILDREN.",
+    )
+    fetch_sitemap_max_urls: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="Article URLs taken from a sitemap per poll, newest first. Env ACTORWATCH_FETCH_SITEMAP_MAX_URLS.",
+    )
 
     @field_validator("fetch_allow_networks")
     @classmethod

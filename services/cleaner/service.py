@@ -1,11 +1,15 @@
-"""Cleaner service: raw-articles -> clean-articles. Extraction runs in a bounded pool of processes.
+"""Cleaner service: raw-articles -> clean-articles, in two steps so that stories span every partition.
 
-Stories: the StoryIndex (services/cleaner/stories.py) lives in this process and is persisted in the
-changelog-backed table `cleaner_stories`, one row per ring slot, so it is bounded and rebuilt after a
-restart. Faust writes a table row to the changelog partition of the message being processed, so each
-worker restores the rows of the partitions it owns: with one cleaner worker (the default deployment)
-every partition's articles meet in one index; with several, near-duplicates are found within a worker's
-partitions only (see the README section for the single-partition alternative)."""
+1. `clean` (one agent per raw-articles partition, spread over every cleaner worker): extraction in a
+   bounded pool of processes; the extracted article goes to the cleaner's internal stories topic.
+2. `story` (the stories topic has ONE partition, so exactly one worker of the group runs it at a time):
+   the StoryIndex (services/cleaner/stories.py) drops exact duplicates and links near-duplicates, then
+   the article goes on to clean-articles. Every article of every partition meets this one index, however
+   many cleaner workers run; the heavy part (extraction) still scales with workers and partitions.
+
+The index is persisted in the changelog-backed table `cleaner_story_index` (one partition, co-partitioned
+with the stories topic), one row per ring slot, so it is bounded and rebuilt by whichever worker owns the
+stories partition after a restart or a rebalance."""
 
 from __future__ import annotations
 
@@ -20,11 +24,25 @@ from services.cleaner.extract import clean_article
 from services.cleaner.pool import PoolTimeout, ProcessPool
 from services.cleaner.stories import StoryIndex, body_text
 from services.runtime import metrics
-from services.runtime.app import add_step_agent, make_app
+from services.runtime.app import make_app
 from services.runtime.step import KafkaMessage, Outgoing, StageTimeout, Step, faust_sink
 from services.settings import Settings
 
 SERVICE = "cleaner"
+
+
+def stories_topic(settings: Settings) -> str:
+    """The internal topic between the two steps, named after the group like Faust's own topics."""
+    return f"{settings.group_id(SERVICE)}-stories"
+
+
+def _add_agent(app: Any, topic: Any, step: Step[Any]) -> None:
+    # concurrency=1: faust-streaming can commit offsets past in-flight messages with more (its issue #606).
+    async def agent(stream: Any) -> None:
+        async for event in stream.events():
+            await step.submit(event.message)
+
+    app.agent(topic, concurrency=1, name=step.stage)(agent)
 
 
 def build(settings: Settings, bootstrap: str) -> Any:
@@ -34,21 +52,35 @@ def build(settings: Settings, bootstrap: str) -> Any:
     pool: ProcessPool[RawArticle, CleanArticle] = ProcessPool(
         clean_article, settings.cleaner_workers, settings.extract_timeout_s
     )
+    sink = faust_sink(app)
+    raw_topic = app.topic(settings.topic_raw, partitions=settings.topic_partitions, key_type=bytes, value_type=bytes)
+    # internal=True: Faust creates it (one partition) on start-up, like its changelog topics.
+    story_topic = app.topic(stories_topic(settings), partitions=1, internal=True, key_type=bytes, value_type=bytes)
     # ring slot -> StoryIndex row; compaction keeps one row per slot, so the changelog stays bounded.
     stories = app.Table(
-        "cleaner_stories",
+        "cleaner_story_index",
         default=None,
-        partitions=settings.topic_partitions,
+        partitions=1,
         schema=faust.Schema(key_serializer="orjson", value_serializer="orjson"),
     )
     index: StoryIndex | None = None
 
-    async def handle(raw: RawArticle, _message: KafkaMessage) -> Sequence[Outgoing]:
+    @app.on_partitions_revoked.connect  # type: ignore[untyped-decorator]
+    async def forget_index(_sender: Any, *_args: Any, **_kwargs: Any) -> None:
+        # The stories partition may move to another worker and come back with rows this copy never saw:
+        # rebuild from the table (Faust recovers it before streams resume) on the next article.
         nonlocal index
+        index = None
+
+    async def extract(raw: RawArticle, _message: KafkaMessage) -> Sequence[Outgoing]:
         try:
             article = await pool.submit(raw)
         except PoolTimeout as exc:  # the step labels StageTimeout "timeout" in its failure counter
             raise StageTimeout(str(exc)) from exc
+        return [Outgoing(stories_topic(settings), article.id.encode(), article)]
+
+    async def link(article: CleanArticle, _message: KafkaMessage) -> Sequence[Outgoing]:
+        nonlocal index
         if index is None:  # Faust recovers tables before agents run: the rows are all here now
             index = StoryIndex.from_rows(stories.values(), settings.cleaner_story_capacity)
         known_stories = len(index)
@@ -63,15 +95,14 @@ def build(settings: Settings, bootstrap: str) -> Any:
         article = article.model_copy(update=update)
         return [Outgoing(settings.topic_clean, article.id.encode(), article)]
 
-    step = Step(
-        service=SERVICE,
-        stage="clean",
-        input_model=RawArticle,
-        handler=handle,
-        sink=faust_sink(app),
-        dead_letter_topic=settings.topic_dead_letters,
+    letters = settings.topic_dead_letters
+    clean_step = Step(
+        service=SERVICE, stage="clean", input_model=RawArticle, handler=extract, sink=sink, dead_letter_topic=letters
     )
-
-    add_step_agent(app, settings, settings.topic_raw, step)
+    story_step = Step(
+        service=SERVICE, stage="story", input_model=CleanArticle, handler=link, sink=sink, dead_letter_topic=letters
+    )
+    _add_agent(app, raw_topic, clean_step)
+    _add_agent(app, story_topic, story_step)
 
     return app

@@ -1,39 +1,150 @@
 """`actorwatch` subcommands that belong to the fetcher (registered by services/cli.py).
 
-actorwatch sources list      the sources in the sources file
+actorwatch sources add ID URL [--kind K] [--interval S] [--language L] [--no-fetch-full-page]
+                             add (or replace) a source on the compacted sources topic (applied live)
+actorwatch sources remove ID stop polling a source
+actorwatch sources list      the sources as the fetcher sees them (the topic; the file until the topic
+                             has content; --file: the sources file only, no broker needed)
 actorwatch sources status    per source: health, last success, consecutive failures, items per day
-                             (from the fetcher's state file on this machine; no broker needed)"""
+                             (from the fetcher's state file on this machine)"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 if TYPE_CHECKING:
-    from services.fetcher.sources import Source
+    from schemas.source import SourceUpdate
+    from services.fetcher.sources import Source, SourcesState
+    from services.settings import Settings
+
+T = TypeVar("T")
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
     """Add this stage's subcommands to the `actorwatch` parser. Each sets `handler` to a function
     taking the parsed arguments and returning an exit code (raise services.cli.CliError for user errors)."""
-    sources = commands.add_parser("sources", help="the feeds the fetcher polls: list, status")
-    sources.add_argument("action", choices=["list", "status"])
+    from schemas.source import SourceKind
+
+    sources = commands.add_parser("sources", help="the sources the fetcher polls: add, remove, list, status")
+    actions = sources.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="poll a source (or replace the source with this id)")
+    add.add_argument("id", help="slug: a-z, 0-9, '-', '_'")
+    add.add_argument("url", help="http(s) URL of the feed, sitemap or page")
+    add.add_argument("--kind", default="auto", choices=list(get_args(SourceKind)))
+    add.add_argument("--interval", type=float, default=None, help="seconds between polls (default: the setting)")
+    add.add_argument("--language", default=None, help="language tag, e.g. en, ar")
+    add.add_argument(
+        "--fetch-full-page",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="fetch each item's page (default) or use only the text the feed carries",
+    )
+    remove = actions.add_parser("remove", help="stop polling a source")
+    remove.add_argument("id")
+    for name, text in (("list", "the sources as the fetcher sees them"), ("status", "per-source health")):
+        sub = actions.add_parser(name, help=text)
+        sub.add_argument("--file", action="store_true", help="the sources file only (no broker needed)")
     sources.set_defaults(handler=cmd_sources)
 
 
-def cmd_sources(args: argparse.Namespace) -> int:
-    from services.cli import EXIT_CONFIG, CliError, load_settings
+def _run(coroutine: Awaitable[T]) -> T:
+    from services.cli import CliError
+    from services.runtime.kafka_admin import BrokerUnavailable
+
+    async def wrapped() -> T:
+        return await coroutine
+
+    try:
+        return asyncio.run(wrapped())
+    except BrokerUnavailable as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _file_sources(settings: Settings) -> list[Source]:
+    from services.cli import EXIT_CONFIG, CliError
     from services.fetcher.sources import SourcesError, load_sources
 
-    settings = load_settings()
     try:
-        sources = load_sources(settings.sources_path)
+        return load_sources(settings.sources_path)
     except SourcesError as exc:
         raise CliError(str(exc), EXIT_CONFIG) from exc
+
+
+def _topic_state(settings: Settings, bootstrap: str) -> tuple[SourcesState, bool]:
+    """(the sources folded from the topic over the file seed, whether the topic had any content)."""
+    from services.alerter.kafka_read import read_topic
+    from services.fetcher.sources import SourcesState, decode_update
+
+    records = _run(read_topic(bootstrap, settings.topic_sources))
+    records.sort(key=lambda r: (r.timestamp, r.partition, r.offset))
+    updates = [u for r in records if (u := decode_update(r.key, r.value)) is not None]
+    state = SourcesState(_file_sources(settings))
+    state.apply(updates)
+    return state, bool(updates)
+
+
+def _publish(settings: Settings, bootstrap: str, updates: Sequence[SourceUpdate]) -> None:
+    from services.runtime.kafka_admin import publish
+
+    _run(publish(bootstrap, settings.topic_sources, ((u.source_id.encode(), u) for u in updates)))
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from schemas.base import utc_now
+    from schemas.source import SourceUpdate
+    from services.cli import EXIT_CONFIG, CliError, ensure_topics, load_settings, resolve_bootstrap
+    from services.fetcher.sources import Source, updates_for
+
+    settings = load_settings()
+    source: Source | None = None
+    if args.action == "add":
+        # Checked before the broker is contacted: a typo fails at once, with one line.
+        try:
+            source = Source(
+                id=args.id,
+                url=args.url,
+                kind=args.kind,
+                interval_s=args.interval,
+                language=args.language,
+                fetch_full_page=args.fetch_full_page,
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(source)"
+            raise CliError(f"sources add: {where}: {first['msg']}", EXIT_CONFIG) from exc
+    if args.action in ("list", "status") and args.file:
+        sources = _file_sources(settings)
+        origin = f"file {settings.sources_path}"
+    else:
+        bootstrap = resolve_bootstrap(settings, start_local=False)[0]
+        ensure_topics(settings, bootstrap)
+        state, from_topic = _topic_state(settings, bootstrap)
+        if source is not None:
+            # The first edit must not make the file's sources disappear: the topic replaces the file
+            # once it has content, so it starts as a copy of the file.
+            seed = [] if from_topic else [s for s in state.current.values() if s.id != source.id]
+            _publish(settings, bootstrap, [*updates_for(seed), *updates_for([source])])
+            print(f"{'replaced' if source.id in state.current else 'added'} source {source.id} ({source.url})")
+            return 0
+        if args.action == "remove":
+            if args.id not in state.current:
+                raise CliError(f"sources remove: no source {args.id!r}", EXIT_CONFIG)
+            seed = [] if from_topic else [s for s in state.current.values() if s.id != args.id]
+            removal = SourceUpdate(source_id=args.id, updated_at=utc_now())
+            _publish(settings, bootstrap, [*updates_for(seed), removal])
+            print(f"removed source {args.id}")
+            return 0
+        sources = sorted(state.current.values(), key=lambda s: s.id)
+        origin = f"topic {settings.topic_sources}" if from_topic else f"file {settings.sources_path}"
     if args.action == "list":
+        print(f"{len(sources)} source(s) ({origin})")
         print(list_table(sources, default_interval_s=settings.fetch_interval_s))
         return 0
     from services.fetcher.health import SourceStates, state_path

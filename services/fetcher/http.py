@@ -19,8 +19,8 @@ import tempfile
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -31,7 +31,7 @@ from charset_normalizer import from_bytes
 
 from schemas.base import utc_now
 from schemas.raw_article import RawArticle
-from services.fetcher.feeds import FeedError, FeedItem, parse_feed
+from services.fetcher.feeds import FeedError, FeedItem, detect_kind, parse_feed, parse_json_feed, parse_sitemap
 from services.fetcher.polite import HostLimiter, RobotsCache, retry_after_s
 from services.fetcher.safety import BlockedAddress, checked_transport, parse_networks
 from services.fetcher.sources import Source
@@ -57,6 +57,15 @@ ACCEPTED_TYPES = frozenset(
         "application/x-atom+xml",
     }
 )
+# A feed or sitemap may also be JSON Feed, or a sitemap served gzipped as a file (sitemap.xml.gz).
+FEED_TYPES = ACCEPTED_TYPES | {
+    "application/json",
+    "application/feed+json",
+    "application/gzip",
+    "application/x-gzip",
+    "application/octet-stream",
+}
+_GZIP_MAGIC = b"\x1f\x8b"
 _ACCEPT = (
     "text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,"
     "application/xml;q=0.9,text/plain;q=0.8,*/*;q=0.1"
@@ -74,6 +83,10 @@ class FetchError(Exception):
         self.url = url
         # Seconds the server asked to wait (429/503 Retry-After), for the scheduler's backoff.
         self.retry_after = retry_after
+
+
+class NotModified(Exception):
+    """A conditional GET answered 304: nothing new (not an error)."""
 
 
 def make_client(
@@ -131,10 +144,11 @@ async def fetch_document(
     feed_title: str | None = None,
     feed_published_at: datetime | None = None,
     politeness: Politeness = NO_POLITENESS,
+    headers: dict[str, str] | None = None,
 ) -> RawArticle:
     """GET `url` and return it as a RawArticle (url is the final one after redirects, or the page's
     rel=canonical when it names an http(s) URL). Raises FetchError (reason robots when robots.txt
-    disallows the page)."""
+    disallows the page), or NotModified when conditional `headers` were sent and the page is unchanged."""
     if politeness.robots is not None:
 
         async def fetch_robots(robots_url: str) -> tuple[int, str]:
@@ -148,7 +162,9 @@ async def fetch_document(
 
         if not await politeness.robots.allowed(url, fetch_robots):
             raise FetchError("robots", f"{url}: disallowed by robots.txt", url=url)
-    fetched = await _fetch(client, url, max_bytes=max_bytes, politeness=politeness)
+    fetched = await _fetch(client, url, max_bytes=max_bytes, headers=headers, politeness=politeness)
+    if fetched.status == 304:
+        raise NotModified(url)
     body = decode_body(fetched.body, declared=fetched.charset, content_type=fetched.content_type)
     canonical = page_canonical(body, fetched.url) if fetched.content_type in _HTML_TYPES else None
     return RawArticle(
@@ -169,12 +185,24 @@ async def fetch_document(
 
 @dataclass(frozen=True)
 class FeedFetch:
-    """A feed poll: its items (empty when not modified) and the validators to send next time."""
+    """A feed poll: its items (empty when not modified) and the validators to send next time; `errors`:
+    child sitemaps of an index that could not be read (the others still count)."""
 
     items: list[FeedItem]
     not_modified: bool
     etag: str | None
     last_modified: str | None
+    errors: list[FetchError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SitemapLimits:
+    """How far a sitemap index is followed, per poll: index levels below the source, child sitemaps read
+    (newest first by lastmod) and article URLs kept (newest first)."""
+
+    max_depth: int = 2
+    max_children: int = 20
+    max_urls: int = 1000
 
 
 async def fetch_feed(client: httpx.AsyncClient, source: Source, *, max_bytes: int) -> list[FeedItem]:
@@ -190,23 +218,124 @@ async def fetch_feed_conditional(
     etag: str | None = None,
     last_modified: str | None = None,
     politeness: Politeness = NO_POLITENESS,
+    sitemaps: SitemapLimits = SitemapLimits(),
 ) -> FeedFetch:
     """The feed with a conditional GET (If-None-Match / If-Modified-Since from the validators of the
-    last good answer); a 304 gives no items and keeps the validators. Raises FetchError."""
+    last good answer); a 304 gives no items and keeps the validators. RSS, Atom, JSON Feed or a sitemap
+    (an index is followed to its child sitemaps within `sitemaps`). Raises FetchError."""
     headers: dict[str, str] = {}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    fetched = await _fetch(client, source.url, max_bytes=max_bytes, headers=headers, politeness=politeness)
+    fetched = await _fetch(
+        client, source.url, max_bytes=max_bytes, headers=headers, politeness=politeness, accept_types=FEED_TYPES
+    )
     if fetched.status == 304:
         return FeedFetch([], True, etag, last_modified)
+    body = _gunzip_file(fetched.body, url=fetched.url, max_bytes=max_bytes)
+    kind = source.kind
+    if kind == "auto":
+        detected = detect_kind(body)
+        kind = "auto" if detected == "feed" else detected
+    errors: list[FetchError] = []
     try:
-        # The bytes, not decoded text: feedparser honours the XML declaration's encoding itself.
-        items = parse_feed(fetched.body, fetched.url, charset=fetched.charset, kind=source.kind)
+        if kind == "json":
+            items = parse_json_feed(body, fetched.url)
+        elif kind == "sitemap":
+            sitemap = parse_sitemap(body, fetched.url)
+            items = sitemap.items
+            if sitemap.children:
+                items = await _sitemap_children(
+                    client,
+                    {source.url, fetched.url},
+                    sitemap.children,
+                    max_bytes=max_bytes,
+                    politeness=politeness,
+                    limits=sitemaps,
+                    errors=errors,
+                )
+            items = items[: sitemaps.max_urls]
+        else:
+            # The bytes, not decoded text: feedparser honours the XML declaration's encoding itself.
+            items = parse_feed(body, fetched.url, charset=fetched.charset, kind=kind)
     except FeedError as exc:
         raise FetchError("bad_feed", f"{fetched.url}: {exc}", url=fetched.url) from exc
-    return FeedFetch(items, False, fetched.headers.get("etag"), fetched.headers.get("last-modified"))
+    return FeedFetch(items, False, fetched.headers.get("etag"), fetched.headers.get("last-modified"), errors)
+
+
+async def _sitemap_children(
+    client: httpx.AsyncClient,
+    roots: set[str],
+    children: list[str],
+    *,
+    max_bytes: int,
+    politeness: Politeness,
+    limits: SitemapLimits,
+    errors: list[FetchError],
+) -> list[FeedItem]:
+    """The article URLs of an index's child sitemaps, breadth first, newest children first: at most
+    `max_depth` levels and `max_children` child sitemaps in all (each fetched with every safety check;
+    an index naming itself or a loop is read once). A child that fails is an error, not the end."""
+    items: list[FeedItem] = []
+    if limits.max_depth == 0:
+        return _depth_error(children, 0, errors)
+    visited = {canonical_url(url) for url in roots}
+    level = children
+    fetched_count = 0
+    for depth in range(1, limits.max_depth + 1):
+        next_level: list[str] = []
+        for url in level:
+            key = canonical_url(url)
+            if key in visited:
+                continue
+            if fetched_count >= limits.max_children:
+                break  # the oldest children wait: the count bounds one poll's work
+            visited.add(key)
+            fetched_count += 1
+            try:
+                got = await _fetch(client, url, max_bytes=max_bytes, politeness=politeness, accept_types=FEED_TYPES)
+                sitemap = parse_sitemap(_gunzip_file(got.body, url=got.url, max_bytes=max_bytes), got.url)
+            except FetchError as exc:
+                errors.append(exc)
+                continue
+            except FeedError as exc:
+                errors.append(FetchError("bad_feed", f"{url}: {exc}", url=url))
+                continue
+            items.extend(sitemap.items)
+            next_level.extend(sitemap.children)
+        if not next_level:
+            break
+        if depth == limits.max_depth:
+            _depth_error(next_level, depth, errors)
+        level = next_level
+    # Newest first across children, as within one.
+    floor = datetime.min.replace(tzinfo=UTC)
+    return sorted(items, key=lambda i: i.published_at or floor, reverse=True)
+
+
+def _depth_error(children: list[str], depth: int, errors: list[FetchError]) -> list[FeedItem]:
+    errors.append(
+        FetchError(
+            "sitemap_depth", f"{children[0]}: sitemap indexes nested deeper than {depth} level(s)", url=children[0]
+        )
+    )
+    return []
+
+
+def _gunzip_file(body: bytes, *, url: str, max_bytes: int) -> bytes:
+    """A document served as a gzip file (sitemap.xml.gz, no Content-Encoding) decompressed, bounded
+    like any response (a bomb is cut at `max_bytes`)."""
+    if not body.startswith(_GZIP_MAGIC):
+        return body
+    decoder = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+    try:
+        out = decoder.decompress(body, max_bytes + 1)
+    except zlib.error as exc:
+        raise FetchError("bad_encoding", f"{url}: broken gzip file: {exc}", url=url) from exc
+    if len(out) > max_bytes or decoder.unconsumed_tail:
+        raise FetchError("too_large", f"{url}: more than {max_bytes} bytes after decompression", url=url)
+    return out
 
 
 async def _fetch(
@@ -216,12 +345,15 @@ async def _fetch(
     max_bytes: int,
     headers: dict[str, str] | None = None,
     politeness: Politeness = NO_POLITENESS,
+    accept_types: frozenset[str] = ACCEPTED_TYPES,
 ) -> _Fetched:
     read_timeout = client.timeout.read
     deadline = read_timeout * DEADLINE_FACTOR if read_timeout is not None else None
     try:
         async with asyncio.timeout(deadline):
-            return await _fetch_following(client, url, max_bytes=max_bytes, headers=headers, politeness=politeness)
+            return await _fetch_following(
+                client, url, max_bytes=max_bytes, headers=headers, politeness=politeness, accept_types=accept_types
+            )
     except FetchError:
         raise
     except BlockedAddress as exc:
@@ -246,6 +378,7 @@ async def _fetch_following(
     max_bytes: int,
     headers: dict[str, str] | None,
     politeness: Politeness,
+    accept_types: frozenset[str] = ACCEPTED_TYPES,
 ) -> _Fetched:
     request = client.build_request("GET", url, headers=headers)
     for hop in range(politeness.max_redirects + 1):
@@ -270,7 +403,7 @@ async def _fetch_following(
                     for name in headers:
                         request.headers.pop(name, None)
                 continue
-            return await _read(response, url=current, max_bytes=max_bytes)
+            return await _read(response, url=current, max_bytes=max_bytes, accept_types=accept_types)
         finally:
             await response.aclose()
     raise AssertionError("unreachable: the loop returns or raises")
@@ -329,7 +462,9 @@ class _Decoder:
         raise FetchError("too_large", f"{self._url}: more than {self._max} bytes after decompression", url=self._url)
 
 
-async def _read(response: httpx.Response, *, url: str, max_bytes: int) -> _Fetched:
+async def _read(
+    response: httpx.Response, *, url: str, max_bytes: int, accept_types: frozenset[str] = ACCEPTED_TYPES
+) -> _Fetched:
     status = response.status_code
     if status == 304:
         return _Fetched(url=str(response.url), status=304, headers={}, content_type="", charset=None, body=b"")
@@ -338,7 +473,7 @@ async def _read(response: httpx.Response, *, url: str, max_bytes: int) -> _Fetch
         suffix = f", retry after {wait:g} s" if wait is not None else ""
         raise FetchError(f"status_{status}", f"{url}: HTTP {status}{suffix}", url=url, retry_after=wait)
     media_type, charset = _parse_content_type(response.headers.get("content-type"))
-    if media_type is not None and media_type not in ACCEPTED_TYPES:
+    if media_type is not None and media_type not in accept_types:
         raise FetchError("bad_content_type", f"{url}: content type {media_type} is not a document", url=url)
     declared_length = response.headers.get("content-length", "")
     if declared_length.isdigit() and int(declared_length) > max_bytes:
@@ -692,6 +827,7 @@ async def poll_source_full(
     etag: str | None = None,
     last_modified: str | None = None,
     save_seen: bool = True,
+    sitemaps: SitemapLimits = SitemapLimits(),
 ) -> PollResult:
     """Fetch the source's feed (conditionally, with the validators given) and return a RawArticle for
     every item not seen before, plus one revision for every seen item whose feed entry and page changed.
@@ -701,16 +837,38 @@ async def poll_source_full(
     stops the others. With `publish`, each article is published (and acknowledged) before its URL is
     marked seen, so a crash between the two publishes it again rather than losing it; a publish error
     propagates. The seen-URL file is saved before returning unless `save_seen` is False (the service
-    saves on a timer instead); a failure to save is reported as a FetchError with reason seen_store."""
+    saves on a timer instead); a failure to save is reported as a FetchError with reason seen_store.
+
+    A source of kind "page" is one article: polled conditionally, published when new, and once more as a
+    revision when its content changed."""
+    if source.kind == "page":
+        return await _poll_page(
+            client,
+            source,
+            seen,
+            max_bytes=max_bytes,
+            publish=publish,
+            politeness=politeness,
+            etag=etag,
+            last_modified=last_modified,
+            save_seen=save_seen,
+        )
     try:
         feed = await fetch_feed_conditional(
-            client, source, max_bytes=max_bytes, etag=etag, last_modified=last_modified, politeness=politeness
+            client,
+            source,
+            max_bytes=max_bytes,
+            etag=etag,
+            last_modified=last_modified,
+            politeness=politeness,
+            sitemaps=sitemaps,
         )
     except FetchError as exc:
         return PollResult([], [exc], retry_after=exc.retry_after, etag=etag, last_modified=last_modified)
     result = PollResult(
         [], [], feed_ok=True, not_modified=feed.not_modified, etag=feed.etag, last_modified=feed.last_modified
     )
+    result.errors.extend(feed.errors)
     # One feed listing the same article twice (tracking parameters...) is one article, not a revision.
     handled: set[str] = set()
     try:
@@ -754,6 +912,59 @@ async def poll_source_full(
                 seen.save()
         except OSError as exc:
             # The articles are good; only a restart would publish them again.
+            result.errors.append(FetchError("seen_store", f"cannot save {seen.path}: {exc}", url=source.url))
+    return result
+
+
+async def _poll_page(
+    client: httpx.AsyncClient,
+    source: Source,
+    seen: SeenUrls,
+    *,
+    max_bytes: int,
+    publish: Callable[[RawArticle], Awaitable[None]] | None,
+    politeness: Politeness,
+    etag: str | None,
+    last_modified: str | None,
+    save_seen: bool,
+) -> PollResult:
+    headers = {k: v for k, v in (("If-None-Match", etag), ("If-Modified-Since", last_modified)) if v}
+    try:
+        article = await fetch_document(
+            client,
+            source.url,
+            source_id=source.id,
+            max_bytes=max_bytes,
+            language_hint=source.language,
+            politeness=politeness,
+            headers=headers,
+        )
+    except NotModified:
+        return PollResult([], [], feed_ok=True, not_modified=True, etag=etag, last_modified=last_modified)
+    except FetchError as exc:
+        return PollResult([], [exc], retry_after=exc.retry_after, etag=etag, last_modified=last_modified)
+    result = PollResult(
+        [],
+        [],
+        feed_ok=True,
+        etag=article.headers.get("etag"),
+        last_modified=article.headers.get("last-modified"),
+    )
+    # The page has no feed entry: its content is its fingerprint.
+    earlier = next((e for u in (source.url, article.url, article.canonical_url) if u and (e := seen.get(u))), None)
+    if earlier is not None and earlier.content == article.content_sha256:
+        return result
+    if earlier is not None:
+        article = article.model_copy(update={"revision": earlier.revision + 1, "revision_of": earlier.content})
+    if publish is not None:
+        await publish(article)  # before it is marked seen: a crash in between publishes it again
+    result.articles.append(article)
+    for url in {source.url, article.url, article.canonical_url or source.url}:
+        seen.record(url, item=article.content_sha256, content=article.content_sha256, revision=article.revision)
+    if save_seen:
+        try:
+            seen.save()
+        except OSError as exc:
             result.errors.append(FetchError("seen_store", f"cannot save {seen.path}: {exc}", url=source.url))
     return result
 

@@ -1,4 +1,8 @@
-"""Fetcher service: polls the feeds in the sources file and publishes raw-articles.
+"""Fetcher service: polls the sources and publishes raw-articles.
+
+The sources follow the compacted `sources` topic (seeded from the sources file until the topic has
+content), so `actorwatch sources add|remove` apply within seconds, without restart: a new source is polled
+at the next tick, a removed one is not polled again (a poll already running finishes).
 
 Scheduling runs as a Faust timer on the group's leader only, so that a second fetcher worker stands by
 instead of fetching every feed twice. Each tick starts the polls that are due (per-source interval with
@@ -15,9 +19,9 @@ from typing import Any
 
 from schemas.raw_article import RawArticle
 from services.fetcher.health import HEALTH_STATES, SourceStates, state_path
-from services.fetcher.http import Politeness, SeenUrls, make_client, poll_source_full
+from services.fetcher.http import Politeness, SeenUrls, SitemapLimits, make_client, poll_source_full
 from services.fetcher.polite import HostLimiter, RobotsCache, next_delay_s
-from services.fetcher.sources import Source, load_sources
+from services.fetcher.sources import Source, SourcesState, follow_sources, load_sources
 from services.runtime import metrics
 from services.runtime.app import make_app
 from services.runtime.step import faust_sink
@@ -32,14 +36,19 @@ SAVE_EVERY_S = 5.0
 
 def build(settings: Settings, bootstrap: str) -> Any:
     app = make_app(settings, SERVICE, bootstrap)
-    sources = load_sources(settings.sources_path)
+    sources = SourcesState(load_sources(settings.sources_path))
+    # Set once the topic has been read to its end: until then the file seed may name sources the topic
+    # has since removed, so nothing is scheduled.
+    sources_ready = asyncio.Event()
+    if not settings.fetch_sources_live:
+        sources_ready.set()
     group_dir = settings.state_dir / settings.group_id(SERVICE)
     # Published URLs, kept on local disk across restarts (bounded); see services/fetcher/http.py.
     seen = SeenUrls(
         group_dir / "seen-urls.json", max_entries=settings.fetch_seen_max_entries, ttl_s=settings.fetch_seen_ttl_s
     )
     states = SourceStates(state_path(settings.state_dir, settings.group_id(SERVICE)))
-    states.forget_except({s.id for s in sources})
+    states.forget_except(set(sources.current))
     sink = faust_sink(app)
     client = make_client(
         user_agent=settings.user_agent,
@@ -52,9 +61,17 @@ def build(settings: Settings, bootstrap: str) -> Any:
         robots=RobotsCache(settings.user_agent) if settings.fetch_robots else None,
         max_redirects=settings.fetch_max_redirects,
     )
+    sitemaps = SitemapLimits(
+        max_depth=settings.fetch_sitemap_max_depth,
+        max_children=settings.fetch_sitemap_max_children,
+        max_urls=settings.fetch_sitemap_max_urls,
+    )
     slots = asyncio.Semaphore(settings.fetch_max_concurrency)
     in_flight: dict[str, asyncio.Task[None]] = {}
-    log.info("fetcher: %d source(s) from %s", len(sources), settings.sources_path)
+    log.info("fetcher: %d source(s) from %s", len(sources.current), settings.sources_path)
+    # The URL each source was last polled at: a source edited to another URL starts afresh (validators
+    # and backoff belonged to the old one).
+    polled_urls: dict[str, str] = {}
 
     async def poll(source: Source) -> None:
         async def publish(article: RawArticle) -> None:
@@ -74,6 +91,7 @@ def build(settings: Settings, bootstrap: str) -> Any:
                     etag=state.etag,
                     last_modified=state.last_modified,
                     save_seen=False,
+                    sitemaps=sitemaps,
                 )
             except Exception as exc:  # the broker, not the source: try again at the next interval
                 log.error("fetcher: source %s: publishing failed: %s: %s", source.id, type(exc).__name__, exc)
@@ -112,9 +130,17 @@ def build(settings: Settings, bootstrap: str) -> Any:
 
     @app.timer(min(1.0, settings.fetch_interval_s), on_leader=True)  # type: ignore[untyped-decorator]
     async def schedule() -> None:
+        if not sources_ready.is_set():
+            return
         now = time.time()
-        for source in sources:
-            if source.id in in_flight or states.get(source.id).next_due > now:
+        for source in list(sources.current.values()):
+            state = states.get(source.id)
+            if polled_urls.setdefault(source.id, source.url) != source.url:
+                polled_urls[source.id] = source.url
+                state.etag = state.last_modified = None
+                state.next_due = 0.0
+                state.consecutive_failures = 0
+            if source.id in in_flight or state.next_due > now:
                 continue
             task = asyncio.create_task(poll(source), name=f"poll-{source.id}")
             in_flight[source.id] = task
@@ -128,7 +154,16 @@ def build(settings: Settings, bootstrap: str) -> Any:
 
     @app.timer(SAVE_EVERY_S)  # type: ignore[untyped-decorator]
     async def save_state() -> None:
+        if sources_ready.is_set():
+            # Bounded by the sources there are: removed sources' health goes with them.
+            states.forget_except(set(sources.current) | set(in_flight))
         save()
+
+    if settings.fetch_sources_live:
+
+        @app.task  # type: ignore[untyped-decorator]
+        async def sources_follower() -> None:
+            await follow_sources(bootstrap, settings.topic_sources, sources, ready=sources_ready)
 
     @app.on_before_shutdown.connect  # type: ignore[untyped-decorator]
     async def close_client(_app: Any, **_kwargs: Any) -> None:

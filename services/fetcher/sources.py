@@ -1,46 +1,41 @@
-"""The sources file: YAML with a top-level `sources:` list of feeds to poll."""
+"""The sources: a YAML file (top-level `sources:` list) to start from, and the compacted `sources` topic
+that is the running truth once it has content.
+
+The topic is keyed by source id; each value is a schemas.source.SourceUpdate (a source, or None for a
+removal). `SourcesState` folds updates into the current view; `follow_sources` keeps one up to date."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
-from urllib.parse import urlsplit
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, ValidationError
+
+from schemas.base import utc_now
+from schemas.source import SourceSpec, SourceUpdate
+
+log = logging.getLogger("actorwatch.fetcher")
 
 
 class SourcesError(ValueError):
     """The sources file cannot be used; the message is one line that names the file and the problem."""
 
 
-class Source(BaseModel):
-    """One feed to poll."""
+class Source(SourceSpec):
+    """One source to poll (see schemas.source.SourceSpec for the fields)."""
 
-    # extra="forbid" so that a misspelt field (fetch_ful_page) is an error, not a silent default.
+    # extra="forbid" so that a misspelt field in the file (fetch_ful_page) is an error, not a silent
+    # default. Records on the topic are read as SourceSpec (unknown fields ignored) and converted.
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64, description="Slug, unique in the file.")
-    url: str = Field(description="http(s) URL of the RSS or Atom feed.")
-    kind: Literal["rss", "atom", "auto"] = Field(default="auto", description="Feed format expected.")
-    interval_s: float | None = Field(default=None, gt=0, description="Polling interval; None: the default.")
-    language: str | None = Field(
-        default=None,
-        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$",
-        description="Language tag the source is expected to be in (e.g. 'en', 'ar').",
-    )
-    fetch_full_page: bool = Field(
-        default=True, description="Fetch each item's page; False: use the text the feed carries."
-    )
-
-    @field_validator("url")
     @classmethod
-    def _check_url(cls, value: str) -> str:
-        value = value.strip()
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"must be an http(s) URL, got {value!r}")
-        return value
+    def of(cls, spec: SourceSpec) -> Source:
+        return spec if isinstance(spec, Source) else cls.model_validate(spec.model_dump())
 
 
 def load_sources(path: Path) -> list[Source]:
@@ -76,3 +71,109 @@ def load_sources(path: Path) -> list[Source]:
     if duplicates:
         raise SourcesError(f"sources file {path}: duplicate id {', '.join(duplicates)}")
     return sources
+
+
+# --- the compacted topic ----------------------------------------------------------------------------
+
+
+def updates_for(sources: Iterable[Source]) -> list[SourceUpdate]:
+    """The topic messages that add (or replace) these sources."""
+    now = utc_now()
+    return [SourceUpdate(source_id=s.id, source=s, updated_at=now) for s in sources]
+
+
+class SourcesState:
+    """The sources as folded from topic updates, seeded from the file until the topic says otherwise."""
+
+    def __init__(self, seed: Iterable[Source]) -> None:
+        self.current: dict[str, Source] = {s.id: s for s in seed}
+        self.from_topic = False
+
+    def apply(self, updates: Iterable[SourceUpdate]) -> bool:
+        """Fold updates in (in order); returns whether anything changed. The first topic update replaces
+        the file seed entirely: the topic is the running truth once it has content."""
+        current = dict(self.current) if self.from_topic else {}
+        applied = False
+        for update in updates:
+            applied = True
+            if update.source is None:
+                current.pop(update.source_id, None)
+                continue
+            try:
+                current[update.source_id] = Source.of(update.source)
+            except ValidationError as exc:  # a field this version does not know how to poll
+                log.warning("source %s on the topic ignored: %s", update.source_id, _first_error(exc))
+        if not applied:
+            return False
+        self.from_topic = True
+        changed = current != self.current
+        self.current = current
+        return changed
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    return f"field {'.'.join(str(p) for p in first['loc']) or '(whole)'}: {first['msg']}"
+
+
+def decode_update(key: bytes | None, value: bytes | None) -> SourceUpdate | None:
+    """A topic record as an update; a bare tombstone (value None) is a removal. Bad records: None, logged."""
+    if value is None:
+        if key is None:
+            return None
+        try:
+            return SourceUpdate(source_id=key.decode("utf-8", "replace"), updated_at=utc_now())
+        except ValidationError:
+            log.warning("sources tombstone with key %r ignored: not a source id", key)
+            return None
+    try:
+        return SourceUpdate.from_bytes(value)
+    except ValidationError as exc:
+        log.warning("sources record with key %r ignored: %s", key, _first_error(exc))
+        return None
+
+
+async def follow_sources(bootstrap: str, topic: str, state: SourcesState, *, ready: asyncio.Event) -> None:
+    """Read the whole topic (no consumer group: whichever worker leads needs every source), set `ready`,
+    then follow it forever. A broker hiccup only pauses following: the state built so far stays in use
+    and the follower starts over (re-reading a compacted topic is cheap and idempotent)."""
+    while True:
+        try:
+            await _follow_once(bootstrap, topic, state, ready)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("sources follower on %s failed (%s); retrying in 2 s", topic, type(exc).__name__)
+            await asyncio.sleep(2.0)
+
+
+async def _follow_once(bootstrap: str, topic: str, state: SourcesState, ready: asyncio.Event) -> None:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        for _ in range(100):
+            if consumer.assignment():
+                break
+            await asyncio.sleep(0.05)
+        # What the topic held at start is applied as one change: a first batch from one partition of
+        # several must not briefly replace the whole file seed.
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        pending: list[SourceUpdate] = []
+        while True:
+            batches: dict[Any, list[Any]] = await consumer.getmany(timeout_ms=500)
+            records = sorted((r for batch in batches.values() for r in batch), key=lambda r: r.timestamp)
+            pending.extend(u for r in records if (u := decode_update(r.key, r.value)) is not None)
+            if ends and any([await consumer.position(tp) < end for tp, end in ends.items()]):
+                continue
+            ends = {}
+            if pending and state.apply(pending):
+                log.info("fetcher: sources now %s (topic %s)", ", ".join(sorted(state.current)) or "none", topic)
+            pending = []
+            ready.set()
+    finally:
+        with contextlib.suppress(Exception):
+            await consumer.stop()

@@ -9,7 +9,7 @@ leftmost ones."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 from typing import Any
@@ -57,19 +57,63 @@ class Key:
     variant: str | None = None  # the generated spelling that matched, when it differs from `form`
 
 
-@dataclass(frozen=True, slots=True)
 class Hit:
-    start: int
-    end: int
-    keys: tuple[Key, ...]  # all keys valid at this span, best first
-    cat: Cat  # keys[0].cat, stored: read on every hit in every later step
+    """One match in the text. A plain slotted class, not a frozen dataclass: tens of thousands are made per
+    second and a frozen dataclass's __init__ costs several times more."""
 
-    @property
-    def key(self) -> Key:
-        return self.keys[0]
+    __slots__ = ("cat", "end", "key", "keys", "start")
+
+    def __init__(self, start: int, end: int, keys: tuple[Key, ...]) -> None:
+        self.start = start
+        self.end = end
+        self.keys = keys  # all keys valid at this span, best first
+        self.key = keys[0]
+        self.cat = keys[0].cat  # stored: read on every hit in every later step
+
+    def __repr__(self) -> str:
+        return f"Hit({self.start}, {self.end}, {self.cat.name}, {self.key.form!r})"
 
     def first(self, *cats: Cat) -> Key | None:
         return next((k for k in self.keys if k.cat in cats), None)
+
+
+# Keys that a hyphen next to them disqualifies (see _valid).
+_NO_HYPHEN = frozenset([Cat.PREDICATE, Cat.TITLE, Cat.DESCRIPTOR])
+
+
+# What scan checks beyond word boundaries, decided once per automaton entry so that the common single-key
+# cases are tested inline rather than through _valid (a function call per hit).
+class _Rule(Enum):
+    PLAIN = "plain"  # nothing more
+    CAPITAL = "capital"  # one key, which must start with a capital letter
+    EXACT = "exact"  # one key, an acronym, which must be written exactly so
+    NOT_HYPHENATED = "not hyphenated"  # one key, which a hyphen next to it disqualifies
+    CHECK = "check"  # anything else: _valid
+
+
+_PLAIN, _CAPITAL, _EXACT, _NOT_HYPHENATED, _CHECK = (
+    _Rule.PLAIN,
+    _Rule.CAPITAL,
+    _Rule.EXACT,
+    _Rule.NOT_HYPHENATED,
+    _Rule.CHECK,
+)
+
+
+def _rule(keys: Sequence[Key]) -> _Rule:
+    if len(keys) == 1:
+        key = keys[0]
+        hyphen = key.cat in _NO_HYPHEN
+        if key.case is Case.ANY:
+            return _NOT_HYPHENATED if hyphen else _PLAIN
+        if key.case is Case.CAPITAL and not hyphen:
+            return _CAPITAL
+        if key.case is Case.EXACT and not hyphen:
+            return _EXACT
+        return _CHECK
+    if all(k.case is Case.ANY and k.cat not in _NO_HYPHEN for k in keys):
+        return _PLAIN
+    return _CHECK
 
 
 _SPACES = re.compile(r"\s+")
@@ -133,9 +177,13 @@ class Matcher:
         self._automaton: Any = ahocorasick.Automaton()
         for folded, keys in self._keys.items():
             keys.sort(key=lambda k: k.cat)
-            self._automaton.add_word(folded, (len(folded), tuple(keys)))
-        if self._keys:
+            self._automaton.add_word(folded, (len(folded), tuple(keys), _rule(keys)))
+        self._empty = not self._keys
+        if not self._empty:
             self._automaton.make_automaton()
+        # The build table is not needed any more; dropped, its ~10,000 lists would only slow every full
+        # garbage collection of the process.
+        self._keys.clear()
 
     def _add(self, folded: str, key: Key) -> None:
         if not folded:
@@ -155,24 +203,36 @@ class Matcher:
 
     def scan(self, text: str, folded: str, limit: int) -> tuple[list[Hit], list[Hit]]:
         """(non-overlapping hits, organisation-head hits) in text[:limit], both sorted by start."""
-        if not self._keys or limit == 0:
+        if self._empty or limit == 0:
             return [], []
         raw: list[Hit] = []
         heads: list[Hit] = []
-        for end_index, (length, keys) in self._automaton.iter(folded, 0, limit):
+        for end_index, (length, keys, rule) in self._automaton.iter(folded, 0, limit):
             end = end_index + 1
             start = end - length
             # Word boundaries first, inline: most raw matches (parts of longer words) fail here cheaply.
             if (start > 0 and folded[start - 1].isalnum()) or (end < limit and folded[end].isalnum()):
                 continue
-            valid = tuple(_valid(text, folded, start, end, limit, keys))
-            if not valid:
-                continue
-            hit = Hit(start, end, valid, valid[0].cat)
+            if rule is _CAPITAL:
+                if not text[start].isupper():
+                    continue
+            elif rule is _EXACT:
+                if text[start:end] != keys[0].form:
+                    continue
+            elif rule is _NOT_HYPHENATED:
+                if (start > 0 and folded[start - 1] == "-") or (end < limit and folded[end] == "-"):
+                    continue
+            elif rule is _CHECK:
+                keys = _valid(text, folded, start, end, limit, keys)
+                if not keys:
+                    continue
+            hit = Hit(start, end, keys)
             (heads if hit.cat is Cat.ORG_HEAD else raw).append(hit)
             if len(raw) + len(heads) >= MAX_HITS:
                 break
-        raw.sort(key=lambda h: (h.start, h.start - h.end, h.cat))
+        # Leftmost first, then longest; two hits never share a span (one automaton entry per folded key).
+        width = limit + 1
+        raw.sort(key=lambda h: h.start * width - h.end)
         chosen: list[Hit] = []
         reach = -1
         for hit in raw:
@@ -183,17 +243,14 @@ class Matcher:
         return chosen, heads
 
 
-def _valid(text: str, folded: str, start: int, end: int, limit: int, keys: Iterable[Key]) -> Iterable[Key]:
-    before = folded[start - 1] if start > 0 else " "
-    after = folded[end] if end < limit else " "
-    if before.isalnum() or after.isalnum():
-        return
-    for key in keys:
+def _valid(text: str, folded: str, start: int, end: int, limit: int, keys: tuple[Key, ...]) -> tuple[Key, ...]:
+    """The keys that hold at a span already known to stand on word boundaries."""
+    hyphen = (start > 0 and folded[start - 1] == "-") or (end < limit and folded[end] == "-")
+    return tuple(
+        key
+        for key in keys
         # "Iran-backed" is a country used as a modifier, but "-backed" is not the predicate "backed".
-        if key.cat in (Cat.PREDICATE, Cat.TITLE, Cat.DESCRIPTOR) and (before == "-" or after == "-"):
-            continue
-        if key.case is Case.EXACT and text[start:end] != key.form:
-            continue
-        if key.case is Case.CAPITAL and not text[start].isupper():
-            continue
-        yield key
+        if not (hyphen and key.cat in _NO_HYPHEN)
+        and not (key.case is Case.EXACT and text[start:end] != key.form)
+        and not (key.case is Case.CAPITAL and not text[start].isupper())
+    )

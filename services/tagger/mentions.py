@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from schemas.tagged_article import EntityKind, Sector
 from schemas.watchlist import WatchlistEntry
@@ -39,8 +39,6 @@ class Mention:
     descriptor: bool = False  # "the Iraqi militia leader": must be resolved or dropped
     pronoun: bool = False  # "He": must be resolved and used by an interaction or dropped
     used: bool = False
-    is_acronym_source: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.lead < 0:
@@ -132,9 +130,16 @@ _ORG_SEQ = re.compile(
     rf"(?<![\w'’&.\-]){_ORG_TOKEN}(?:[ ](?:(?:of|for|the|and|on|al|el)[ ]){{0,2}}{_ORG_TOKEN}){{1,10}}"
 )
 _ACRONYM = re.compile(r"[ ]?\(([A-Z][A-Za-z0-9&\-]{1,11})\)")
-_PRONOUN = re.compile(r"(?<![\w'’-])(?:he|she|He|She)(?![\w'’-])")
+# "he", "she", "He", "She" as whole words. The look-behinds sit after the first letter so that the pattern
+# starts with a character class, which the regex engine can skip ahead to (twice as fast over an article).
+_PRONOUN = re.compile(r"[HhSs](?:(?<=[Ss])he(?<![\w'’-]...)|(?<=[Hh])e(?<![\w'’-]..))(?![\w'’-])")
 _PRE_TITLE_WORDS = re.compile(
     r"(?<![\w-])(?:former|acting|then|late|top|new|veteran|prominent|senior|deputy)\s+$", re.I
+)
+# Between a name and a title that describes it: ", the", ", former", ", who also serves as".
+_APPOS_BEFORE = re.compile(
+    r",\s*(?:who\s+(?:also\s+|currently\s+|now\s+)?(?:serves\s+as|served\s+as|is|was)\s+(?:also\s+)?)?"
+    r"(?:(?:the|a|an|former)\s+)?$"
 )
 _APPOS_OPEN = re.compile(r"\s*,\s*(?:(?:the|a|an|former)\s+)?")
 _RELATIVE_OPEN = re.compile(r"\s*,\s*(?:who|which|whose|whom)\b", re.I)
@@ -163,19 +168,22 @@ class Doc:
         self.by_end = {h.end: h for h in hits}
         self._hit_starts = [h.start for h in hits]
         self._head_starts = [h.start for h in heads]
-        self._hits_in: dict[Span, list[Hit]] = {}
         self.consumed: set[int] = set()  # starts of hits used inside a larger mention
         self.mentions: list[list[Mention]] = [[] for _ in sentences]
         self.acronyms: dict[str, Mention] = {}
+        # Each sentence's hits are read several times (mentions, then links): split once, in one pass.
+        self.sentence_hits: list[list[Hit]] = []
+        lo = 0
+        for sentence in sentences:
+            lo = bisect_left(self._hit_starts, sentence.start, lo)
+            hi = bisect_left(self._hit_starts, sentence.end, lo)
+            self.sentence_hits.append([h for h in hits[lo:hi] if h.end <= sentence.end])
+            lo = hi
 
     def hits_in(self, span: Span) -> list[Hit]:
-        # Each sentence's hits are asked for several times (mentions, then links): computed once.
-        cached = self._hits_in.get(span)
-        if cached is None:
-            lo = bisect_left(self._hit_starts, span.start)
-            hi = bisect_left(self._hit_starts, span.end)
-            cached = self._hits_in[span] = [h for h in self.hits[lo:hi] if h.end <= span.end]
-        return cached
+        lo = bisect_left(self._hit_starts, span.start)
+        hi = bisect_left(self._hit_starts, span.end, lo)
+        return [h for h in self.hits[lo:hi] if h.end <= span.end]
 
     def has_org_head(self, span: Span) -> bool:
         i = bisect_left(self._head_starts, span.start)
@@ -194,38 +202,39 @@ class Doc:
 
 def find_mentions(doc: Doc, index: int, span: Span, watch: dict[str, WatchlistEntry]) -> None:
     """Fill doc.mentions[index] for the sentence `span` (order of steps matters: see each step)."""
-    hits = doc.hits_in(span)
+    hits = doc.sentence_hits[index]
     found = doc.mentions[index]
     # Organisation names first: their words ("Russian" in "Religious Association of Russian Muslims") are
     # then part of the name and not read again as countries or titles.
     if doc.has_org_head(span):
         found.extend(_generic_orgs(doc, index, span, hits))
+    consumed = doc.consumed
     for hit in hits:
-        if hit.start in doc.consumed:
-            continue
-        if hit.cat is Cat.BODY:
+        cat = hit.cat
+        if cat is Cat.BODY and hit.start not in consumed:
             mention = _body(doc, index, span, hit)
             if mention is not None:
                 found.append(mention)
-        elif hit.cat is Cat.WATCH:
+        elif cat is Cat.WATCH and hit.start not in consumed:
             found.append(_watched(index, hit))
-    found.sort(key=lambda m: m.start)
-    for mention in list(found):
-        if mention.kind is EntityKind.ORG:
-            inside = _acronym(doc, span, mention)
-            if inside is not None:
-                # "(IRGC-QF)" right after the full name is part of that mention, not another one.
-                found[:] = [m for m in found if not inside[0] <= m.start < inside[1]]
+    if found:
+        found.sort(key=lambda m: m.start)
+        for mention in list(found):
+            if mention.kind is EntityKind.ORG:
+                inside = _acronym(doc, span, mention)
+                if inside is not None:
+                    # "(IRGC-QF)" right after the full name is part of that mention, not another one.
+                    found[:] = [m for m in found if not inside[0] <= m.start < inside[1]]
     for hit in hits:
-        if hit.cat is Cat.TITLE and hit.start not in doc.consumed:
+        cat = hit.cat
+        if cat is Cat.TITLE and hit.start not in consumed:
             _titled(doc, index, span, hit, found)
-        elif hit.cat is Cat.DESCRIPTOR and hit.start not in doc.consumed:
+        elif cat is Cat.DESCRIPTOR and hit.start not in consumed:
             _org_descriptor(doc, index, span, hit, found)
-    sentence = doc.text[span.start : span.end]
-    for match in _PRONOUN.finditer(sentence):
-        start = span.start + match.start()
+    for match in _PRONOUN.finditer(doc.text, span.start, span.end):
+        start = match.start()
         if not any(m.start <= start < m.end for m in found):
-            found.append(Mention(EntityKind.PERSON, start, span.start + match.end(), "", "", index, pronoun=True))
+            found.append(Mention(EntityKind.PERSON, start, match.end(), "", "", index, pronoun=True))
     found.sort(key=lambda m: (m.start, -m.end))
 
 
@@ -414,11 +423,24 @@ def _titled(doc: Doc, index: int, span: Span, hit: Hit, found: list[Mention]) ->
     sector = title.sector if title.scope is TitleScope.FIXED or country is not None else Sector.UNKNOWN
     source = f"'{doc.text[lead : hit.start].strip()}'" if lead < hit.start else ""
     of_country = _country_after_of(doc, last.end, span.end)
+    of_org = _org_after_of(doc, last.end, span.end, found) if country is None and org is None else None
+    host = _host_country(doc, last.end, span.end) if title.scope is not TitleScope.TO else None
+    name_from = last.end
     if title.scope is TitleScope.TO:
         served = _served(doc, last.end, span.end)
         if served is not None:
             country, sector, role_end = served
             source = f"'{doc.text[hit.start : role_end]}'"
+    elif host is not None:
+        # "Russia's ambassador to Iraq Elbrus Kutrashev": the host country is part of the role, not his.
+        role_end = name_from = host.end
+        doc.consumed.add(host.start)
+    elif of_org is not None:
+        # "secretary of Iran's Supreme National Security Council": the body gives country and sector.
+        org = of_org
+        if title.scope is TitleScope.COUNTRY:
+            sector = org.sector
+        source = f"'{doc.text[last.end : org.end].strip()}'"
     elif of_country is not None and country is None:
         country = of_country[0]
         if title.scope is TitleScope.COUNTRY:
@@ -429,8 +451,8 @@ def _titled(doc: Doc, index: int, span: Span, hit: Hit, found: list[Mention]) ->
     iso = country.iso3 if country else (org.country if org else None)
     role = title.role or " ".join(doc.text[hit.start : role_end].split())
     # The person: a watched alias or a capitalised name right after the title ...
-    name_at = doc.forward(last.end, span.end)
-    if name_at == last.end + 1:
+    name_at = doc.forward(name_from, span.end)
+    if name_at == name_from + 1:
         person = next((m for m in found if m.start == name_at and m.kind is EntityKind.PERSON), None)
         if person is not None:
             person.lead = min(person.lead, lead)
@@ -449,7 +471,7 @@ def _titled(doc: Doc, index: int, span: Span, hit: Hit, found: list[Mention]) ->
             doc.consumed.add(hit.start)
             return
     # ... or a name before it, in an apposition: "Vitaly Naumkin, advisor to Russian President ..."
-    opener = re.search(r",\s*(?:(?:the|a|an|former)\s+)?$", doc.text[max(span.start, lead - 12) : lead])
+    opener = _APPOS_BEFORE.search(doc.text, max(span.start, lead - 48), lead)
     if opener is not None:
         comma = lead - len(opener.group())
         owner = next((m for m in found if m.tail == comma and m.kind is EntityKind.PERSON), None)
@@ -477,6 +499,26 @@ def _titled(doc: Doc, index: int, span: Span, hit: Hit, found: list[Mention]) ->
 _TO_THE = re.compile(r"[ ]+to[ ]+(?:the[ ]+)?")
 
 
+def _host_country(doc: Doc, pos: int, hi: int) -> Hit | None:
+    """The country in " to Iraq" after a title such as "ambassador", else None."""
+    match = _TO_THE.match(doc.text, pos, hi)
+    hit = doc.by_start.get(match.end()) if match else None
+    return hit if hit is not None and hit.first(Cat.COUNTRY) is not None else None
+
+
+def _org_after_of(doc: Doc, pos: int, hi: int, found: list[Mention]) -> Mention | None:
+    """An organisation named right after "of" ("secretary of Iran's Supreme National Security Council")."""
+    match = _OF_THE.match(doc.text, pos, hi)
+    if match is None:
+        return None
+    at = {match.end()}
+    # "of Iran's Supreme ...", "of the Iraqi ...": the nationality may stand before the body's own name.
+    hit = doc.by_start.get(match.end())
+    if hit is not None and hit.first(Cat.COUNTRY, Cat.DEMONYM) is not None:
+        at.add(doc.forward(hit.end + 2 if doc.folded[hit.end : hit.end + 2] == "'s" else hit.end, hi))
+    return next((m for m in found if m.kind is EntityKind.ORG and m.country and (m.lead in at or m.start in at)), None)
+
+
 def _served(doc: Doc, pos: int, hi: int) -> tuple[Country | None, Sector, int] | None:
     """ "adviser to Russian President": whom the adviser serves gives country and sector."""
     match = _TO_THE.match(doc.text, pos, hi)
@@ -501,7 +543,7 @@ def _served(doc: Doc, pos: int, hi: int) -> tuple[Country | None, Sector, int] |
     return None
 
 
-def _trim_name(doc: Doc, start: int, end: int) -> tuple[int, int, str] | None:
+def _trim_name(doc: Doc, start: int, end: int, place_first: bool = False) -> tuple[int, int, str] | None:
     words = [(m.start(), m.end()) for m in re.finditer(r"\S+", doc.text[start:end])]
     words = [(start + a, start + b) for a, b in words]
 
@@ -511,9 +553,14 @@ def _trim_name(doc: Doc, start: int, end: int) -> tuple[int, int, str] | None:
             return True
         return doc.text[word[0] : word[1]] in _NAME_STOP
 
-    while words and blocked(words[0]):
-        words.pop(0)
-    cut = next((i for i, w in enumerate(words) if blocked(w)), len(words))
+    kept = 0
+    if place_first and len(words) >= 2 and _is_place(doc, words[0]) and not blocked(words[1]):
+        # "Defence Minister Israel Katz", "president Jordan Bardella": a first name that is also a place.
+        kept = 1
+    else:
+        while words and blocked(words[0]):
+            words.pop(0)
+    cut = next((i for i, w in enumerate(words[kept:], kept) if blocked(w)), len(words))
     words = words[:cut]
     if not words:
         return None
@@ -521,11 +568,17 @@ def _trim_name(doc: Doc, start: int, end: int) -> tuple[int, int, str] | None:
     return a, b, " ".join(doc.text[a:b].split())
 
 
+def _is_place(doc: Doc, word: tuple[int, int]) -> bool:
+    hit = doc.by_start.get(word[0])
+    return hit is not None and hit.end == word[1] and hit.cat in (Cat.COUNTRY, Cat.CAPITAL, Cat.REGION)
+
+
 def _name_at(doc: Doc, pos: int, hi: int) -> tuple[int, int, str] | None:
+    """A name starting at `pos`, right after a title (so a leading place word may be a first name)."""
     match = _NAME_AT.match(doc.text, pos, hi)
     if match is None:
         return None
-    name = _trim_name(doc, match.start(), match.end())
+    name = _trim_name(doc, match.start(), match.end(), place_first=True)
     return name if name is not None and name[0] == pos else None
 
 

@@ -148,7 +148,7 @@ def link_sentence(doc: Doc, index: int, span: Span, register: Callable[[Mention]
     mentions = doc.mentions[index]
     predicates = [
         h
-        for h in doc.hits_in(span)
+        for h in doc.sentence_hits[index]
         if h.cat is Cat.PREDICATE
         and h.start not in doc.consumed
         and not any(m.start < h.end and h.start < m.end for m in mentions)
@@ -157,13 +157,13 @@ def link_sentence(doc: Doc, index: int, span: Span, register: Callable[[Mention]
         return []
     # Bounded work: real sentences have a handful of predicates; run-on junk may have thousands.
     predicates = predicates[:MAX_PREDICATES]
-    reported = bool(_REPORTED.search(doc.folded, span.start, span.end))
     _add_gpes(doc, index, span, predicates, register)
     top = [m for m in doc.mentions[index] if m.head is None]
     # Meeting "Naim Qassem's envoy" is not meeting Qassem; condemning "Trump's rhetoric" still targets Trump.
     top_contact = [m for m in top if not _possessor(doc, m, span)]
     links: list[Link] = []
     objects_so_far: set[int] = set()
+    reported: bool | None = None
     for hit in predicates:
         predicate = hit.key.ref
         assert isinstance(predicate, Predicate)
@@ -202,6 +202,8 @@ def link_sentence(doc: Doc, index: int, span: Span, register: Callable[[Mention]
             objects_so_far.update(id(o) for o in objects)
             continue
         subject_end = max((s.end for s in subjects), default=span.start)
+        if reported is None:  # searched only once a pair is found: most sentences have none
+            reported = bool(_REPORTED.search(doc.folded, span.start, span.end))
         modality = _modality(doc, span, subject_end, hit, reported)
         if modality is Modality.HAPPENED and subjects and _OF_GERUND.match(doc.folded, subjects[0].tail, hit.start):
             modality = Modality.REPORTED  # an accusation, not an established fact
@@ -299,7 +301,7 @@ def _add_gpes(doc: Doc, index: int, span: Span, predicates: list[Hit], register:
     mentions = doc.mentions[index]
     places = [
         h
-        for h in doc.hits_in(span)
+        for h in doc.sentence_hits[index]
         if h.cat in (Cat.COUNTRY, Cat.CAPITAL)
         and h.start not in doc.consumed
         and not any(m.lead <= h.start < m.tail for m in mentions)

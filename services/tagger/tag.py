@@ -74,6 +74,8 @@ class Tagger:
             recent.append(root)
 
         for index, span in enumerate(doc.sentences):
+            if not doc.mentions[index] and not doc.sentence_hits[index]:
+                continue  # nothing to resolve, link or remember
             kept: list[Mention] = []
             for mention in doc.mentions[index]:
                 if mention.pronoun:
@@ -94,17 +96,24 @@ class Tagger:
                 register(mention)
                 kept.append(mention)
             doc.mentions[index] = kept
-            mark_zones(doc, index, span)
+            if kept:
+                mark_zones(doc, index, span)
             found = link_sentence(doc, index, span, register)
             links.extend(found)
-            persons = [
-                m.root()
-                for m in doc.mentions[index]
-                if m.kind is EntityKind.PERSON and m.head is None and (m.used or not m.pronoun)
-            ]
             subjects = [link.source.root() for link in found if link.source.root().kind is EntityKind.PERSON]
-            if subjects or persons:
-                last_subject = (subjects or persons)[0]
+            if subjects:
+                last_subject = subjects[0]
+                continue
+            person = next(
+                (
+                    m.root()
+                    for m in doc.mentions[index]
+                    if m.kind is EntityKind.PERSON and m.head is None and (m.used or not m.pronoun)
+                ),
+                None,
+            )
+            if person is not None:
+                last_subject = person
         return links
 
 

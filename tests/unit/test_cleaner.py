@@ -15,9 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from lxml.html import HtmlElement  # type: ignore[import-untyped]
+from trafilatura.settings import Extractor
 
 from schemas.clean_article import CleanArticle
 from schemas.raw_article import RawArticle
+from services.cleaner import extract
 from services.cleaner.boilerplate import is_boilerplate, is_byline
 from services.cleaner.extract import NoArticleError, article_id, canonical_url, clean_article
 
@@ -184,6 +187,30 @@ def test_seed_wrapped_in_html(seed_text: str) -> None:
 def test_seed_as_xhtml(seed_text: str) -> None:
     article = clean_article(raw(seed_page(seed_text), content_type="application/xhtml+xml"))
     assert_seed_guarantees(article)
+
+
+def test_full_cascade_runs_only_when_the_fast_one_finds_little(seed_text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Speed: trafilatura's fast cascade first; the readability/justext comparison only for a short result.
+    The page is parsed once: both cascades get the same tree."""
+    calls: list[tuple[bool, object]] = []
+    real = extract.bare_extraction  # type: ignore[attr-defined]
+
+    def recording(html: object, options: Extractor) -> object:
+        calls.append((options.fast, html))
+        return real(html, options=options)
+
+    monkeypatch.setattr(extract, "bare_extraction", recording)
+    clean_article(raw(seed_page(seed_text), content_type="text/html"))
+    assert [fast for fast, _ in calls] == [True]
+
+    calls.clear()
+    short = (
+        "<html><body><article><p>The minister met the militia leader in Moscow on Saturday.</p></article></body></html>"
+    )
+    article = clean_article(raw(short, content_type="text/html"))
+    assert article.paragraphs == ["The minister met the militia leader in Moscow on Saturday."]
+    assert [fast for fast, _ in calls] == [True, False]
+    assert isinstance(calls[0][1], HtmlElement) and calls[0][1] is calls[1][1]
 
 
 def test_detected_language_beats_a_wrong_declaration(seed_text: str) -> None:

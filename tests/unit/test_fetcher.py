@@ -238,7 +238,7 @@ def test_load_sources_reads_every_field(tmp_path: Path) -> None:
         ("sources:\n  - id: a\n    url: ftp://x.org/f\n", r"source #1 \('a'\) field url: .*http\(s\) URL"),
         ("sources:\n  - id: Bad Id\n    url: https://x.org/f\n", r"source #1 \('Bad Id'\) field id"),
         ("sources:\n  - id: a\n", r"source #1 \('a'\) field url: Field required"),
-        ("sources:\n  - id: a\n    url: https://x.org/f\n    kind: json\n", r"field kind"),
+        ("sources:\n  - id: a\n    url: https://x.org/f\n    kind: podcast\n", r"field kind"),
         ("sources:\n  - id: a\n    url: https://x.org/f\n    fetch_ful_page: no\n", r"field fetch_ful_page"),
         ("sources:\n  - id: a\n    url: https://x.org/f\n    interval_s: 0\n", r"field interval_s"),
         (

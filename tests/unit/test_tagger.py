@@ -453,3 +453,71 @@ def test_country_given_later_in_the_article(tagger: Tagger) -> None:
     # A different role does not take the country.
     other = tag_text(tagger, "Ambassador Kazem Sadegh met al-Kaabi. The Iranian minister spoke later.")
     assert next(e for e in other.entities if e.canonical_name == "Kazem Sadegh").country is None
+
+
+# --- round 3: ambassador's host country, "who also serves as", a first name that is a country ----------------
+
+
+def test_ambassador_to_host_country_keeps_home_country(tagger: Tagger) -> None:
+    tagged = tag_text(tagger, "Russia's ambassador to Iraq Elbrus Kutrashev met al-Kaabi in Baghdad.")
+    person = next(e for e in tagged.entities if e.kind is EntityKind.PERSON and e.actor_id is None)
+    assert (person.canonical_name, person.country, person.sector) == ("Elbrus Kutrashev", "RUS", Sector.GOV)
+    assert person.role == "ambassador to Iraq"
+    assert [i.type for i in find(tagged, "Elbrus Kutrashev", KAABI)] == [InteractionType.MEET]
+    # The host country is part of the role, not an actor of its own.
+    assert not any(e.kind is EntityKind.GPE for e in tagged.entities)
+
+
+def test_who_also_serves_as_is_an_apposition(tagger: Tagger) -> None:
+    tagged = tag_text(
+        tagger, "Al-Kaabi met Ali Larijani, who also serves as secretary of Iran's Supreme National Security Council."
+    )
+    person = next(e for e in tagged.entities if e.canonical_name == "Ali Larijani")
+    assert (person.country, person.sector, person.role) == ("IRN", Sector.GOV, "secretary")
+    assert [i.type for i in find(tagged, KAABI, "Ali Larijani")] == [InteractionType.MEET]
+    # The council only describes him: no interaction of its own.
+    assert find(tagged, KAABI, "Supreme National Security Council") == []
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Israeli Defence Minister Israel Katz accused al-Kaabi of plotting attacks.",
+        "Israel's Defence Minister Israel Katz condemned al-Kaabi over the rocket fire.",
+    ],
+)
+def test_first_name_that_is_a_country(tagger: Tagger, sentence: str) -> None:
+    tagged = tag_text(tagger, sentence)
+    person = next(e for e in tagged.entities if e.canonical_name == "Israel Katz")
+    assert (person.country, person.sector, person.text) == ("ISR", Sector.GOV, "Israel Katz")
+    assert len(find(tagged, "Israel Katz", KAABI)) == 1
+    # A country alone after a title is still no name.
+    alone = tag_text(tagger, "The defence minister Israel said nothing.")
+    assert not any(e.canonical_name.startswith("Israel ") for e in alone.entities)
+
+
+# --- the speed rewrites must not change what is found -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "He met her. She said he'd go. The hero, she-wolf, Shell and Hessian. he",
+        "Mr. Smith met Gen. Soleimani. U.S. officials said so!  Then...  what? Yes.\n\nNew line",
+        "." * 500 + " A" + "\n" * 300 + "B. c. D.) E",
+    ],
+)
+def test_sentence_and_pronoun_patterns_match_the_plain_forms(text: str) -> None:
+    import re
+
+    from services.tagger import mentions
+    from services.tagger import text as text_module
+
+    plain_break = re.compile(r"(?<![.!?])[.!?]+[\"”’)\]]*\s+|\n\s*")
+    assert [m.span() for m in text_module._BREAK.finditer(text)] == [m.span() for m in plain_break.finditer(text)]
+    plain_pronoun = re.compile(r"(?<![\w'’-])(?:he|she|He|She)(?![\w'’-])")
+    found = [m.span() for m in mentions._PRONOUN.finditer(text)]
+    assert found == [m.span() for m in plain_pronoun.finditer(text)]
+    if text.startswith("He met"):
+        # Not "he'd", "she-wolf", "Shell", "Hessian" or "hero": only whole words.
+        assert found == [(0, 2), (12, 15), (len(text) - 2, len(text))]

@@ -25,8 +25,9 @@ WATCHLIST = REPO / "services" / "demo_data" / "watchlist.yaml"
 SEED = REPO.parent / "shared" / "data" / "seed" / "nujaba-leader-moscow-visit.txt"
 _DROP = ("Do you like this article?", "0 Comment(s)", "Comment Policy")
 
-# Floors set a little below the figures measured when the suite was written, so a regression fails.
-FLOORS = {"entity_precision": 0.92, "entity_recall": 0.9, "interaction_precision": 0.9, "interaction_recall": 0.75}
+# Floors set a little below the measured figures (round 3: entities 0.97 / 0.98, interactions 0.96 / 0.88),
+# so a regression fails.
+FLOORS = {"entity_precision": 0.94, "entity_recall": 0.94, "interaction_precision": 0.92, "interaction_recall": 0.84}
 SEED_FLOORS = {"precision": 0.92, "recall": 0.9}
 # Types where source and target may be given either way round.
 _SYMMETRIC = {InteractionType.MEET, InteractionType.TALKS, InteractionType.PHONE_CALL, InteractionType.AGREE}

@@ -1,0 +1,136 @@
+"""The live sources topic: `actorwatch sources add|remove` change what a running fetcher polls, without
+restart (real broker, real fetcher process, feeds on a local HTTP server)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from schemas import RawArticle
+from services.settings import Settings
+from tests.conftest import REPO
+from tests.integration.conftest import ServiceRunner, settings_env
+from tests.integration.kafka_io import read_until
+
+pytestmark = pytest.mark.integration
+
+
+class _Feeds(BaseHTTPRequestHandler):
+    hits: dict[str, int]
+
+    def do_GET(self) -> None:
+        self.hits[self.path] = self.hits.get(self.path, 0) + 1
+        host = f"http://127.0.0.1:{self.server.server_address[1]}"
+        name = self.path.strip("/").removesuffix(".xml")
+        if self.path in ("/one.xml", "/two.xml"):
+            body = (
+                f'<?xml version="1.0"?><rss version="2.0"><channel><title>{name}</title>'
+                f"<item><title>Story {name}</title><link>{host}/{name}-story</link></item>"
+                "</channel></rss>"
+            ).encode()
+            content_type = "application/rss+xml"
+        elif self.path in ("/one-story", "/two-story"):
+            body = f"<html><head><title>{name}</title></head><body><p>Text of {name}.</p></body></html>".encode()
+            content_type = "text/html; charset=utf-8"
+        else:
+            self.send_response(404)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def feeds() -> Iterator[tuple[str, dict[str, int]]]:
+    hits: dict[str, int] = {}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Feeds", (_Feeds,), {"hits": hits}))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", hits
+    server.shutdown()
+    server.server_close()
+
+
+def actorwatch(settings: Settings, bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from services.cli import main; main()", *args],
+        cwd=REPO,
+        env=settings_env(settings, bootstrap),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _wait(condition: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def test_sources_add_and_remove_apply_to_a_running_fetcher(
+    kafka_bootstrap: str,
+    make_namespace: Callable[..., Settings],
+    services: ServiceRunner,
+    feeds: tuple[str, dict[str, int]],
+    tmp_path: Path,
+) -> None:
+    base, hits = feeds
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(f"sources:\n  - id: one\n    url: {base}/one.xml\n    kind: rss\n")
+    settings = make_namespace(
+        sources_path=sources,
+        fetch_interval_s=1.0,
+        fetch_jitter=0.0,
+        fetch_host_delay_s=0.0,
+        fetch_allow_networks=["127.0.0.0/8"],
+    )
+    fetcher = services.start("fetcher", settings)
+    first = read_until(kafka_bootstrap, settings.topic_raw, lambda rs: len(rs) >= 1, timeout_s=60)
+    assert [RawArticle.from_bytes(r.value).source_id for r in first] == ["one"], fetcher.log()[-3000:]
+
+    # A bad source is refused with one line, before anything is published.
+    bad = actorwatch(settings, kafka_bootstrap, "sources", "add", "two", "ftp://127.0.0.1/two.xml")
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("actorwatch: sources add: url:"), bad.stderr
+
+    added = actorwatch(settings, kafka_bootstrap, "sources", "add", "two", f"{base}/two.xml", "--kind", "rss")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == f"added source two ({base}/two.xml)"
+    listed = actorwatch(settings, kafka_bootstrap, "sources", "list")
+    assert listed.stdout.startswith(f"2 source(s) (topic {settings.topic_sources})"), listed.stdout
+    assert {line.split()[0] for line in listed.stdout.splitlines()[2:]} == {"one", "two"}  # the file seed kept
+
+    # Within seconds the running fetcher polls the new source and publishes its article.
+    records = read_until(kafka_bootstrap, settings.topic_raw, lambda rs: len(rs) >= 2, timeout_s=30)
+    assert sorted(RawArticle.from_bytes(r.value).url for r in records) == [f"{base}/one-story", f"{base}/two-story"]
+
+    removed = actorwatch(settings, kafka_bootstrap, "sources", "remove", "one")
+    assert removed.returncode == 0, removed.stderr
+    again = actorwatch(settings, kafka_bootstrap, "sources", "remove", "one")
+    assert (again.returncode, again.stderr.strip()) == (2, "actorwatch: sources remove: no source 'one'")
+    # Give the follower a moment (and a poll already running time to finish), then /one.xml is no longer
+    # polled while /two.xml still is: the fetcher was not restarted and is still working.
+    time.sleep(4.0)
+    one_polls, two_polls = hits["/one.xml"], hits["/two.xml"]
+    assert _wait(lambda: hits["/two.xml"] >= two_polls + 3, timeout_s=20), fetcher.log()[-3000:]
+    assert hits["/one.xml"] == one_polls
+    assert len(services.started) == 1 and fetcher.alive()
+    listed = actorwatch(settings, kafka_bootstrap, "sources", "list")
+    assert {line.split()[0] for line in listed.stdout.splitlines()[2:]} == {"two"}
+    assert hits["/one-story"] == 1 and hits["/two-story"] == 1
