@@ -75,7 +75,7 @@ def _file_watchlist(settings: Settings) -> Any:
 
 def _topic_state(settings: Settings, bootstrap: str) -> tuple[Any, bool]:
     """(WatchlistState folded from the topic, whether the topic had any content)."""
-    from services.alerter.kafka_read import read_topic
+    from services.runtime.kafka_read import read_topic
     from services.watchlist import WatchlistState, decode_update
 
     records = _run(read_topic(bootstrap, settings.topic_watchlist))
@@ -175,8 +175,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts_tail(args: argparse.Namespace) -> int:
-    from services.alerter.kafka_read import follow_topic
     from services.alerter.readable import alert_as_text
+    from services.runtime.kafka_read import follow_topic
 
     settings, bootstrap = _settings_and_broker()
 
@@ -204,10 +204,10 @@ def ledger_changelog(settings: Settings) -> str:
 
 
 def cmd_ledger_show(args: argparse.Namespace) -> int:
-    from services.alerter.kafka_read import read_topic
     from services.alerter.ledger import CounterpartLedger
     from services.alerter.readable import ledger_as_text
     from services.cli import CliError
+    from services.runtime.kafka_read import read_topic
 
     settings, bootstrap = _settings_and_broker(create_topics=False)
     key = orjson.dumps(args.actor_id)
@@ -259,7 +259,7 @@ def read_tagged_files(paths: Iterable[Path]) -> list[TaggedArticle]:
 
 
 def _tagged_from_topic(settings: Settings, bootstrap: str) -> tuple[list[TaggedArticle], int]:
-    from services.alerter.kafka_read import read_topic
+    from services.runtime.kafka_read import read_topic
 
     articles: list[TaggedArticle] = []
     skipped = 0

@@ -77,8 +77,8 @@ def _file_sources(settings: Settings) -> list[Source]:
 
 def _topic_state(settings: Settings, bootstrap: str) -> tuple[SourcesState, bool]:
     """(the sources folded from the topic over the file seed, whether the topic had any content)."""
-    from services.alerter.kafka_read import read_topic
     from services.fetcher.sources import SourcesState, decode_update
+    from services.runtime.kafka_read import read_topic
 
     records = _run(read_topic(bootstrap, settings.topic_sources))
     records.sort(key=lambda r: (r.timestamp, r.partition, r.offset))

@@ -1,4 +1,4 @@
-"""Reading whole topics (or following them) without a consumer group, for the alerter's commands."""
+"""Reading whole topics (or following them) without a consumer group, for the read-out and edit commands."""
 
 from __future__ import annotations
 
