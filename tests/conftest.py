@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,3 +36,21 @@ def kafka_bootstrap() -> Iterator[str]:
     yield address
     if not was_running:  # stop only the broker this session started
         local_broker.stop(port)
+    else:
+        # A broker that outlives the session should not collect every test's topics.
+        asyncio.run(_delete_session_topics(address))
+
+
+async def _delete_session_topics(bootstrap: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from tests.integration.conftest import namespace_topics
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        doomed = namespace_topics(await admin.list_topics())
+        for start in range(0, len(doomed), 100):
+            await admin.delete_topics(doomed[start : start + 100])
+    finally:
+        await admin.close()

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,9 +24,20 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.integration
 
 
+# Every namespace tag handed out in this session: its topics are deleted when the session ends.
+NAMESPACE_TAGS: set[str] = set()
+
+
+def namespace_topics(existing: Iterable[str]) -> list[str]:
+    """The topics (ours and Faust's internal ones) that belong to this session's namespaces."""
+    prefixes = tuple(p for tag in NAMESPACE_TAGS for p in (f"t{tag}-", f"test-{tag}-"))
+    return sorted(t for t in existing if t.startswith(prefixes))
+
+
 def namespaced_settings(state_dir: Path, **overrides: object) -> Settings:
     """Settings whose topics and consumer groups no other test shares."""
     tag = uuid.uuid4().hex[:8]
+    NAMESPACE_TAGS.add(tag)
     values: dict[str, object] = {
         "topic_raw": f"t{tag}-raw-articles",
         "topic_clean": f"t{tag}-clean-articles",
