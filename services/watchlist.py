@@ -8,12 +8,10 @@ those updates into the current view; `follow_watchlist` keeps one up to date fro
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -21,6 +19,7 @@ from pydantic import ValidationError
 from schemas.base import utc_now
 from schemas.watchlist import RuleConfig, WatchlistEntry
 from schemas.watchlist_update import WatchlistUpdate
+from services.runtime.compacted import follow_compacted
 
 log = logging.getLogger("actorwatch.watchlist")
 
@@ -140,57 +139,13 @@ async def follow_watchlist(
     *,
     ready: asyncio.Event | None = None,
 ) -> None:
-    """Read the whole topic (no consumer group: every worker needs every actor), then follow it forever.
+    """Keep `state` up to date from the topic forever (services/runtime/compacted.py); `on_change` gets the
+    new watchlist after each change."""
 
-    A broker hiccup must not take the service down with it: the follower starts over after a pause (the
-    state it built stays in use meanwhile, and re-reading a compacted topic is cheap and idempotent)."""
-    while True:
-        try:
-            await _follow_once(bootstrap, topic, state, on_change, ready)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("watchlist follower on %s failed (%s); retrying in 2 s", topic, type(exc).__name__)
-            await asyncio.sleep(2.0)
+    def apply(updates: list[WatchlistUpdate]) -> None:
+        if state.apply(updates):
+            log.info("watchlist now has %d actor(s)", len(state.current.entries))
+            if on_change is not None:
+                on_change(state.current)
 
-
-async def _follow_once(
-    bootstrap: str,
-    topic: str,
-    state: WatchlistState,
-    on_change: Callable[[Watchlist], None] | None,
-    ready: asyncio.Event | None,
-) -> None:
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        # The topic's content up to now is applied as one change: a first partial batch (one partition of
-        # several) must not briefly replace the whole file seed.
-        for _ in range(100):
-            if consumer.assignment():
-                break
-            await asyncio.sleep(0.05)
-        ends = await consumer.end_offsets(list(consumer.assignment()))
-        pending: list[WatchlistUpdate] = []
-        while True:
-            batches: dict[Any, list[Any]] = await consumer.getmany(timeout_ms=500)
-            pending.extend(
-                u for batch in batches.values() for r in batch if (u := decode_update(r.key, r.value)) is not None
-            )
-            if ends and any([await consumer.position(tp) < end for tp, end in ends.items()]):
-                continue  # still catching up with what was there at start
-            ends = {}
-            if pending and state.apply(pending):
-                log.info("watchlist now has %d actor(s)", len(state.current.entries))
-                if on_change is not None:
-                    on_change(state.current)
-            pending = []
-            if ready is not None and not ready.is_set():
-                ready.set()
-    finally:
-        with contextlib.suppress(Exception):
-            await consumer.stop()
+    await follow_compacted(bootstrap, topic, decode_update, apply, ready=ready)

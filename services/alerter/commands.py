@@ -75,12 +75,10 @@ def _file_watchlist(settings: Settings) -> Any:
 
 def _topic_state(settings: Settings, bootstrap: str) -> tuple[Any, bool]:
     """(WatchlistState folded from the topic, whether the topic had any content)."""
-    from services.runtime.kafka_read import read_topic
+    from services.runtime.kafka_read import read_updates
     from services.watchlist import WatchlistState, decode_update
 
-    records = _run(read_topic(bootstrap, settings.topic_watchlist))
-    records.sort(key=lambda r: (r.timestamp, r.partition, r.offset))
-    updates = [u for r in records if (u := decode_update(r.key, r.value)) is not None]
+    updates = _run(read_updates(bootstrap, settings.topic_watchlist, decode_update))
     state = WatchlistState(_file_watchlist(settings))
     state.apply(updates)
     return state, bool(updates)

@@ -78,11 +78,9 @@ def _file_sources(settings: Settings) -> list[Source]:
 def _topic_state(settings: Settings, bootstrap: str) -> tuple[SourcesState, bool]:
     """(the sources folded from the topic over the file seed, whether the topic had any content)."""
     from services.fetcher.sources import SourcesState, decode_update
-    from services.runtime.kafka_read import read_topic
+    from services.runtime.kafka_read import read_updates
 
-    records = _run(read_topic(bootstrap, settings.topic_sources))
-    records.sort(key=lambda r: (r.timestamp, r.partition, r.offset))
-    updates = [u for r in records if (u := decode_update(r.key, r.value)) is not None]
+    updates = _run(read_updates(bootstrap, settings.topic_sources, decode_update))
     state = SourcesState(_file_sources(settings))
     state.apply(updates)
     return state, bool(updates)

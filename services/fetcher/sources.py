@@ -7,17 +7,16 @@ removal). `SourcesState` folds updates into the current view; `follow_sources` k
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import ConfigDict, ValidationError
 
 from schemas.base import utc_now
 from schemas.source import SourceSpec, SourceUpdate
+from services.runtime.compacted import follow_compacted
 
 log = logging.getLogger("actorwatch.fetcher")
 
@@ -134,46 +133,11 @@ def decode_update(key: bytes | None, value: bytes | None) -> SourceUpdate | None
 
 
 async def follow_sources(bootstrap: str, topic: str, state: SourcesState, *, ready: asyncio.Event) -> None:
-    """Read the whole topic (no consumer group: whichever worker leads needs every source), set `ready`,
-    then follow it forever. A broker hiccup only pauses following: the state built so far stays in use
-    and the follower starts over (re-reading a compacted topic is cheap and idempotent)."""
-    while True:
-        try:
-            await _follow_once(bootstrap, topic, state, ready)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("sources follower on %s failed (%s); retrying in 2 s", topic, type(exc).__name__)
-            await asyncio.sleep(2.0)
+    """Keep `state` up to date from the topic forever (services/runtime/compacted.py); `ready` is set once
+    what the topic held at start has been applied (whichever worker leads needs every source)."""
 
+    def apply(updates: list[SourceUpdate]) -> None:
+        if state.apply(updates):
+            log.info("fetcher: sources now %s (topic %s)", ", ".join(sorted(state.current)) or "none", topic)
 
-async def _follow_once(bootstrap: str, topic: str, state: SourcesState, ready: asyncio.Event) -> None:
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        for _ in range(100):
-            if consumer.assignment():
-                break
-            await asyncio.sleep(0.05)
-        # What the topic held at start is applied as one change: a first batch from one partition of
-        # several must not briefly replace the whole file seed.
-        ends = await consumer.end_offsets(list(consumer.assignment()))
-        pending: list[SourceUpdate] = []
-        while True:
-            batches: dict[Any, list[Any]] = await consumer.getmany(timeout_ms=500)
-            records = sorted((r for batch in batches.values() for r in batch), key=lambda r: r.timestamp)
-            pending.extend(u for r in records if (u := decode_update(r.key, r.value)) is not None)
-            if ends and any([await consumer.position(tp) < end for tp, end in ends.items()]):
-                continue
-            ends = {}
-            if pending and state.apply(pending):
-                log.info("fetcher: sources now %s (topic %s)", ", ".join(sorted(state.current)) or "none", topic)
-            pending = []
-            ready.set()
-    finally:
-        with contextlib.suppress(Exception):
-            await consumer.stop()
+    await follow_compacted(bootstrap, topic, decode_update, apply, ready=ready)

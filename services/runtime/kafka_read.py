@@ -9,6 +9,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
+from services.runtime.compacted import Decoder, UpdateT
 from services.runtime.kafka_admin import BrokerUnavailable
 
 
@@ -61,3 +62,11 @@ async def follow_topic(bootstrap: str, topic: str, *, from_beginning: bool) -> A
                     yield record
     finally:
         await consumer.stop()
+
+
+async def read_updates(bootstrap: str, topic: str, decode: Decoder[UpdateT]) -> list[UpdateT]:
+    """Every update a compacted configuration topic holds now, oldest first (records `decode` skips
+    are left out)."""
+    records = await read_topic(bootstrap, topic)
+    records.sort(key=lambda r: (r.timestamp, r.partition, r.offset))
+    return [u for r in records if (u := decode(r.key, r.value)) is not None]
