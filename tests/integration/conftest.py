@@ -53,7 +53,7 @@ def namespaced_settings(state_dir: Path, **overrides: object) -> Settings:
         "metrics_port_cleaner": 0,
         "metrics_port_tagger": 0,
         "metrics_port_alerter": 0,
-        "log_level": "warn",
+        "log_level": "info",  # service logs go to files in tmp_path; failures print their tail
     }
     values.update(overrides)
     return Settings.model_validate(values)

@@ -113,7 +113,8 @@ def test_duplicates_and_stories_survive_a_restart(
     publish_bytes(
         kafka_bootstrap, settings.topic_raw, [(b"d", raw("https://fourth.example.com/d", f"T\n\n{STORY} End."))]
     )
-    clean = read_until(kafka_bootstrap, settings.topic_clean, lambda rs: len(rs) >= 3, timeout_s=45)
+    # Generous: should the old member not have left the group, the new one waits out its session (60 s).
+    clean = read_until(kafka_bootstrap, settings.topic_clean, lambda rs: len(rs) >= 3, timeout_s=150)
     fourth = [a for a in (CleanArticle.from_bytes(r.value) for r in clean) if a.url.startswith("https://fourth")]
     assert len(fourth) == 1, second.log()
     assert fourth[0].story_id == story_id
