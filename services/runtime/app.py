@@ -16,6 +16,10 @@ log = logging.getLogger("actorwatch")
 
 
 def make_app(settings: Settings, service: str, bootstrap: str) -> Any:
+    # httpx logs every request's full URL at INFO, and webhook URLs are secrets: its own lines stay out
+    # (delivery outcomes are logged by the alerter with the URL masked).
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     register_orjson_codec()
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     return faust.App(
