@@ -192,3 +192,60 @@ def http_receiver() -> Iterator[HttpReceiver]:
     yield receiver
     server.shutdown()
     server.server_close()
+
+
+# Path -> (content type, body) for a site whose pages may link to the site itself.
+Pages = dict[str, tuple[str, bytes]]
+
+
+@dataclass
+class StaticSite:
+    """A real HTTP server on loopback serving fixed pages, counting the GETs of each path."""
+
+    base: str
+    hits: dict[str, int]
+
+
+def rss_feed(title: str, items: list[tuple[str, str]]) -> bytes:
+    """An RSS 2.0 feed with (title, link) items."""
+    entries = "".join(f"<item><title>{t}</title><link>{link}</link></item>" for t, link in items)
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>{entries}</channel></rss>'.encode()
+
+
+@pytest.fixture
+def static_site() -> Iterator[Callable[[Callable[[str], Pages]], StaticSite]]:
+    """Factory: `static_site(lambda base: {"/feed.xml": ("application/rss+xml", b"...")})`."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(make_pages: Callable[[str], Pages]) -> StaticSite:
+        hits: dict[str, int] = {}
+        pages: Pages = {}
+
+        class Site(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                hits[self.path] = hits.get(self.path, 0) + 1
+                if self.path not in pages:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                content_type, body = pages[self.path]
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Site)
+        servers.append(server)
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        pages.update(make_pages(base))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return StaticSite(base, hits)
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

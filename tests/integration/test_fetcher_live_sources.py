@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,52 +14,19 @@ import pytest
 from schemas import RawArticle
 from services.settings import Settings
 from tests.conftest import REPO
-from tests.integration.conftest import ServiceRunner, settings_env
+from tests.integration.conftest import Pages, ServiceRunner, StaticSite, rss_feed, settings_env
 from tests.integration.kafka_io import read_until
 
 pytestmark = pytest.mark.integration
 
 
-class _Feeds(BaseHTTPRequestHandler):
-    hits: dict[str, int]
-
-    def do_GET(self) -> None:
-        self.hits[self.path] = self.hits.get(self.path, 0) + 1
-        host = f"http://127.0.0.1:{self.server.server_address[1]}"
-        name = self.path.strip("/").removesuffix(".xml")
-        if self.path in ("/one.xml", "/two.xml"):
-            body = (
-                f'<?xml version="1.0"?><rss version="2.0"><channel><title>{name}</title>'
-                f"<item><title>Story {name}</title><link>{host}/{name}-story</link></item>"
-                "</channel></rss>"
-            ).encode()
-            content_type = "application/rss+xml"
-        elif self.path in ("/one-story", "/two-story"):
-            body = f"<html><head><title>{name}</title></head><body><p>Text of {name}.</p></body></html>".encode()
-            content_type = "text/html; charset=utf-8"
-        else:
-            self.send_response(404)
-            self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
-
-
-@pytest.fixture
-def feeds() -> Iterator[tuple[str, dict[str, int]]]:
-    hits: dict[str, int] = {}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Feeds", (_Feeds,), {"hits": hits}))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", hits
-    server.shutdown()
-    server.server_close()
+def feed_pages(base: str) -> Pages:
+    pages: Pages = {}
+    for name in ("one", "two"):
+        pages[f"/{name}.xml"] = ("application/rss+xml", rss_feed(name, [(f"Story {name}", f"{base}/{name}-story")]))
+        page = f"<html><head><title>{name}</title></head><body><p>Text of {name}.</p></body></html>"
+        pages[f"/{name}-story"] = ("text/html; charset=utf-8", page.encode())
+    return pages
 
 
 def actorwatch(settings: Settings, bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -88,10 +53,11 @@ def test_sources_add_and_remove_apply_to_a_running_fetcher(
     kafka_bootstrap: str,
     make_namespace: Callable[..., Settings],
     services: ServiceRunner,
-    feeds: tuple[str, dict[str, int]],
+    static_site: Callable[[Callable[[str], Pages]], StaticSite],
     tmp_path: Path,
 ) -> None:
-    base, hits = feeds
+    site = static_site(feed_pages)
+    base, hits = site.base, site.hits
     sources = tmp_path / "sources.yaml"
     sources.write_text(f"sources:\n  - id: one\n    url: {base}/one.xml\n    kind: rss\n")
     settings = make_namespace(

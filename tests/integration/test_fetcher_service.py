@@ -2,75 +2,45 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from schemas import RawArticle
 from services.settings import Settings
-from tests.integration.conftest import ServiceRunner
+from tests.integration.conftest import Pages, ServiceRunner, StaticSite
 from tests.integration.kafka_io import read_all, read_until
 
 pytestmark = pytest.mark.integration
 
 
-class _NewsSite(BaseHTTPRequestHandler):
-    hits: dict[str, int]
-
-    def do_GET(self) -> None:
-        self.hits[self.path] = self.hits.get(self.path, 0) + 1
-        host = f"http://127.0.0.1:{self.server.server_address[1]}"
-        if self.path == "/feed.xml":
-            body = (
-                '<?xml version="1.0"?><rss version="2.0"><channel><title>Local news</title>'
-                f"<item><title>Envoy visits Baghdad</title><link>{host}/a1</link>"
-                "<pubDate>Sat, 26 Nov 2022 10:00:00 GMT</pubDate></item>"
-                f"<item><title>Talks in Moscow</title><link>{host}/a2</link></item>"
-                "</channel></rss>"
-            ).encode()
-            content_type = "application/rss+xml"
-        elif self.path in ("/a1", "/a2"):
-            body = f"<html><head><title>{self.path}</title></head><body><p>Story {self.path}.</p></body></html>"
-            body = body.encode()
-            content_type = "text/html; charset=utf-8"
-        else:
-            self.send_response(404)
-            self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
-
-
-@pytest.fixture
-def news_site() -> Iterator[tuple[str, dict[str, int]]]:
-    hits: dict[str, int] = {}
-    handler = type("Site", (_NewsSite,), {"hits": hits})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", hits
-    server.shutdown()
-    server.server_close()
+def news_pages(base: str) -> Pages:
+    html = "text/html; charset=utf-8"
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Local news</title>'
+        f"<item><title>Envoy visits Baghdad</title><link>{base}/a1</link>"
+        "<pubDate>Sat, 26 Nov 2022 10:00:00 GMT</pubDate></item>"
+        f"<item><title>Talks in Moscow</title><link>{base}/a2</link></item>"
+        "</channel></rss>"
+    )
+    pages: Pages = {"/feed.xml": ("application/rss+xml", feed.encode())}
+    for path in ("/a1", "/a2"):
+        page = f"<html><head><title>{path}</title></head><body><p>Story {path}.</p></body></html>"
+        pages[path] = (html, page.encode())
+    return pages
 
 
 def test_fetcher_publishes_each_feed_item_once_across_restarts(
     kafka_bootstrap: str,
     make_namespace: Callable[..., Settings],
     services: ServiceRunner,
-    news_site: tuple[str, dict[str, int]],
+    static_site: Callable[[Callable[[str], Pages]], StaticSite],
     tmp_path: Path,
 ) -> None:
-    base, hits = news_site
+    site = static_site(news_pages)
+    base, hits = site.base, site.hits
     sources = tmp_path / "sources.yaml"
     sources.write_text(f"sources:\n  - id: local-news\n    url: {base}/feed.xml\n    kind: rss\n")
     settings = make_namespace(sources_path=sources, fetch_interval_s=1.0, fetch_allow_networks=["127.0.0.0/8"])
