@@ -8,6 +8,7 @@ its worker terminated and replaced, and the caller gets PoolTimeout. `submit` wa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import traceback
 from collections.abc import Callable
@@ -36,8 +37,14 @@ class WorkerCrashed(Exception):
     """The worker process died during the call (out of memory, a segfault in a C extension)."""
 
 
-def _serve(function: Callable[[Any], Any], conn: Connection) -> None:
-    conn.send(_READY)  # imports are done: from here on, time spent is the call's
+def _serve(function: Callable[[Any], Any], conn: Connection, warm_up: object) -> None:
+    if warm_up is not None:
+        # Libraries that build caches on their first call (trafilatura and htmldate: about 0.2 s) would
+        # charge that to whichever page comes first; pay it here, where no budget runs.
+        # Best effort: a warm-up that fails is ignored, the real calls report their own errors.
+        with contextlib.suppress(Exception):
+            function(warm_up)
+    conn.send(_READY)  # imports and warm-up are done: from here on, time spent is the call's
     while True:
         try:
             argument = conn.recv()
@@ -53,9 +60,9 @@ def _serve(function: Callable[[Any], Any], conn: Connection) -> None:
 
 
 class _Worker:
-    def __init__(self, function: Callable[[Any], Any]) -> None:
+    def __init__(self, function: Callable[[Any], Any], warm_up: object) -> None:
         self.conn, child = _CONTEXT.Pipe()
-        self.process: SpawnProcess = _CONTEXT.Process(target=_serve, args=(function, child), daemon=True)
+        self.process: SpawnProcess = _CONTEXT.Process(target=_serve, args=(function, child, warm_up), daemon=True)
         self.process.start()
         child.close()
         self._started = False
@@ -63,7 +70,7 @@ class _Worker:
     def call(self, argument: object, timeout_s: float) -> tuple[bool, Any]:
         """Blocking; runs in a helper thread, which only waits on the pipe (no GIL held).
 
-        A fresh worker's start-up is not charged to the call's time budget."""
+        A fresh worker's start-up (imports, warm-up) is not charged to the call's time budget."""
         if not self._started:
             if not self.conn.poll(_START_TIMEOUT_S):
                 raise WorkerCrashed(f"worker did not start within {_START_TIMEOUT_S:g} s")
@@ -91,12 +98,17 @@ class _Worker:
 
 
 class ProcessPool(Generic[ArgT, ResultT]):
-    """`size` worker processes running `function` (a picklable module-level function)."""
+    """`size` worker processes running `function` (a picklable module-level function).
 
-    def __init__(self, function: Callable[[ArgT], ResultT], size: int, timeout_s: float) -> None:
+    `warm_up`, when given, is passed to `function` once in each new worker before it takes calls."""
+
+    def __init__(
+        self, function: Callable[[ArgT], ResultT], size: int, timeout_s: float, *, warm_up: ArgT | None = None
+    ) -> None:
         self._function = function
+        self._warm_up = warm_up
         self._timeout_s = timeout_s
-        self._idle = [_Worker(function) for _ in range(size)]
+        self._idle = [_Worker(function, warm_up) for _ in range(size)]
         self._free = asyncio.Semaphore(size)
         self._waiters = ThreadPoolExecutor(max_workers=size, thread_name_prefix="extract-wait")
         self.replaced = 0
@@ -110,7 +122,7 @@ class ProcessPool(Generic[ArgT, ResultT]):
             except (PoolTimeout, WorkerCrashed, OSError, asyncio.CancelledError):
                 # The worker is stuck or gone: end it and start a fresh one in its place.
                 worker.stop()
-                worker = _Worker(self._function)
+                worker = _Worker(self._function, self._warm_up)
                 self.replaced += 1
                 raise
             finally:

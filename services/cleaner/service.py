@@ -14,6 +14,7 @@ stories partition after a restart or a rebalance."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -29,6 +30,21 @@ from services.runtime.step import KafkaMessage, Outgoing, StageTimeout, Step, fa
 from services.settings import Settings
 
 SERVICE = "cleaner"
+
+# Each new extraction process cleans this page once before it takes real ones, so the caches trafilatura
+# and htmldate build on their first call are not charged to the first real page's time budget.
+WARM_UP_PAGE = RawArticle(
+    url="https://warm-up.invalid/article",
+    source_id="warm-up",
+    fetched_at=datetime(2024, 1, 1, tzinfo=UTC),
+    content_type="text/html",
+    body=(
+        "<html><head><title>Warm-up</title><meta property='article:published_time' content='2024-01-01'>"
+        "</head><body><article><h1>Warm-up</h1><p>BAGHDAD (Reuters) - The minister met the envoy on "
+        "Monday to discuss relations between the two countries.</p><p>Both sides said the talks went "
+        "well and agreed to meet again.</p></article></body></html>"
+    ),
+)
 
 
 def stories_topic(settings: Settings) -> str:
@@ -50,7 +66,7 @@ def build(settings: Settings, bootstrap: str) -> Any:
     # Workers start now, so their imports overlap the consumer joining its group. clean_article is
     # passed by reference: a worker imports services.cleaner.extract only, not faust.
     pool: ProcessPool[RawArticle, CleanArticle] = ProcessPool(
-        clean_article, settings.cleaner_workers, settings.extract_timeout_s
+        clean_article, settings.cleaner_workers, settings.extract_timeout_s, warm_up=WARM_UP_PAGE
     )
     sink = faust_sink(app)
     raw_topic = app.topic(settings.topic_raw, partitions=settings.topic_partitions, key_type=bytes, value_type=bytes)

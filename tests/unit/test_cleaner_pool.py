@@ -18,6 +18,35 @@ def work(seconds: float) -> float:
     return seconds * 2
 
 
+_first_call_done = False
+
+
+def slow_first_call(seconds: float) -> float:
+    """Like a library that builds its caches on the first call (per process: each worker has its own)."""
+    global _first_call_done
+    if not _first_call_done:
+        time.sleep(1.5)
+        _first_call_done = True
+    return work(seconds)
+
+
+@pytest.mark.parametrize("warm_up", [None, 0.0, -1.0], ids=["cold", "warmed", "warm-up-raises"])
+def test_warm_up_keeps_a_first_call_cost_off_the_budget(warm_up: float | None) -> None:
+    async def scenario() -> None:
+        pool: ProcessPool[float, float] = ProcessPool(slow_first_call, size=1, timeout_s=1.0, warm_up=warm_up)
+        try:
+            if warm_up is None:
+                with pytest.raises(PoolTimeout):  # the first real call pays the 1.5 s
+                    await pool.submit(0.0)
+            else:  # paid (or attempted: a warm-up that raises is ignored) before the worker took calls
+                assert await pool.submit(0.0) == 0.0
+                assert pool.replaced == 0
+        finally:
+            pool.close()
+
+    asyncio.run(scenario())
+
+
 def test_pool_results_errors_timeout_and_recovery() -> None:
     async def scenario() -> None:
         pool: ProcessPool[float, float] = ProcessPool(work, size=1, timeout_s=1.0)
