@@ -20,14 +20,17 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from services.settings import SERVICES, Settings
+
+if TYPE_CHECKING:
+    from services.runtime.compacted import Decoder
 
 EXIT_CONFIG = 2
 EXIT_RUNTIME = 1
@@ -74,10 +77,7 @@ def check_files(settings: Settings, service: str) -> None:
     from services.watchlist import WatchlistError, load_watchlist
 
     if service in ("tagger", "alerter"):
-        try:
-            load_watchlist(settings.watchlist_path)
-        except WatchlistError as exc:
-            raise CliError(str(exc), EXIT_CONFIG) from exc
+        load_config(load_watchlist, settings.watchlist_path, WatchlistError)
     if service == "alerter":
         from services.alerter.webhooks import parse_webhook
 
@@ -89,10 +89,7 @@ def check_files(settings: Settings, service: str) -> None:
     if service == "fetcher":
         from services.fetcher.sources import SourcesError, load_sources
 
-        try:
-            load_sources(settings.sources_path)
-        except SourcesError as exc:
-            raise CliError(str(exc), EXIT_CONFIG) from exc
+        load_config(load_sources, settings.sources_path, SourcesError)
 
 
 def ensure_topics(settings: Settings, bootstrap: str, *, wait_for_groups: bool = False) -> None:
@@ -108,6 +105,57 @@ def ensure_topics(settings: Settings, bootstrap: str, *, wait_for_groups: bool =
         asyncio.run(prepare())
     except BrokerUnavailable as exc:
         raise CliError(str(exc)) from exc
+
+
+# --- helpers for the stage commands (services/<stage>/commands.py) -----------------------------------
+
+T = TypeVar("T")
+UpdateT = TypeVar("UpdateT")
+UpdateT_contra = TypeVar("UpdateT_contra", contravariant=True)
+
+
+class FoldedState(Protocol[UpdateT_contra]):
+    """A configuration seeded from its file that a compacted topic's updates replace (WatchlistState,
+    SourcesState)."""
+
+    def apply(self, updates: Iterable[UpdateT_contra]) -> bool: ...
+
+
+StateT = TypeVar("StateT", bound=FoldedState[Any])
+
+
+def run_async(coroutine: Awaitable[T]) -> T:
+    """Run a coroutine to its end; a broker that cannot be reached is a one-line CliError."""
+    from services.runtime.kafka_admin import BrokerUnavailable
+
+    async def wrapped() -> T:  # asyncio.run takes a coroutine, not any awaitable
+        return await coroutine
+
+    try:
+        return asyncio.run(wrapped())
+    except BrokerUnavailable as exc:
+        raise CliError(str(exc)) from exc
+
+
+def load_config(load: Callable[[Path], T], path: Path, error: type[Exception]) -> T:
+    """`load(path)`; its `error`, whose message names the file and the problem, is a one-line CliError."""
+    try:
+        return load(path)
+    except error as exc:
+        raise CliError(str(exc), EXIT_CONFIG) from exc
+
+
+def read_config_topic(
+    bootstrap: str, topic: str, decode: Decoder[UpdateT], seeded: Callable[[], StateT]
+) -> tuple[StateT, bool]:
+    """(the state `seeded` makes from the file, with the compacted topic's updates folded in; whether the
+    topic had any content). The topic is read before the file, so a broker problem is reported first."""
+    from services.runtime.kafka_read import read_updates
+
+    updates = run_async(read_updates(bootstrap, topic, decode))
+    state = seeded()
+    state.apply(updates)
+    return state, bool(updates)
 
 
 # --- commands ---------------------------------------------------------------------------------------

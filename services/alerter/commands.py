@@ -9,13 +9,12 @@ actorwatch backtest --since DATE            the alerts the current rules would h
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from pydantic import ValidationError
@@ -26,6 +25,9 @@ from schemas.tagged_article import EntityKind, Sector, TaggedArticle
 from schemas.watchlist import WatchlistEntry
 from schemas.watchlist_update import WatchlistUpdate
 from services.settings import Settings
+
+if TYPE_CHECKING:
+    from services.watchlist import Watchlist, WatchlistState
 
 T = TypeVar("T")
 Handler = Callable[[argparse.Namespace], int]
@@ -38,16 +40,9 @@ def _broker(settings: Settings) -> str:
 
 
 def _run(coroutine: Awaitable[T]) -> T:
-    from services.cli import CliError
-    from services.runtime.kafka_admin import BrokerUnavailable
+    from services.cli import run_async
 
-    async def wrapped() -> T:
-        return await coroutine
-
-    try:
-        return asyncio.run(wrapped())
-    except BrokerUnavailable as exc:
-        raise CliError(str(exc)) from exc
+    return run_async(coroutine)
 
 
 def _settings_and_broker(*, create_topics: bool = True) -> tuple[Settings, str]:
@@ -63,25 +58,21 @@ def _settings_and_broker(*, create_topics: bool = True) -> tuple[Settings, str]:
 # --- watch --------------------------------------------------------------------------------------------
 
 
-def _file_watchlist(settings: Settings) -> Any:
-    from services.cli import EXIT_CONFIG, CliError
+def _file_watchlist(settings: Settings) -> Watchlist:
+    from services.cli import load_config
     from services.watchlist import WatchlistError, load_watchlist_file
 
-    try:
-        return load_watchlist_file(settings.watchlist_path)
-    except WatchlistError as exc:
-        raise CliError(str(exc), EXIT_CONFIG) from exc
+    return load_config(load_watchlist_file, settings.watchlist_path, WatchlistError)
 
 
-def _topic_state(settings: Settings, bootstrap: str) -> tuple[Any, bool]:
+def _topic_state(settings: Settings, bootstrap: str) -> tuple[WatchlistState, bool]:
     """(WatchlistState folded from the topic, whether the topic had any content)."""
-    from services.runtime.kafka_read import read_updates
+    from services.cli import read_config_topic
     from services.watchlist import WatchlistState, decode_update
 
-    updates = _run(read_updates(bootstrap, settings.topic_watchlist, decode_update))
-    state = WatchlistState(_file_watchlist(settings))
-    state.apply(updates)
-    return state, bool(updates)
+    return read_config_topic(
+        bootstrap, settings.topic_watchlist, decode_update, lambda: WatchlistState(_file_watchlist(settings))
+    )
 
 
 def _publish_updates(settings: Settings, bootstrap: str, updates: Iterable[WatchlistUpdate]) -> int:
@@ -151,12 +142,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
         print(f"no longer watching {args.actor_id}")
         return 0
     # import FILE: the file's actors and defaults; with --replace, actors not in the file are removed.
+    from services.cli import load_config
     from services.watchlist import WatchlistError, load_watchlist_file
 
-    try:
-        imported = load_watchlist_file(args.file)
-    except WatchlistError as exc:
-        raise CliError(str(exc), EXIT_CONFIG) from exc
+    imported = load_config(load_watchlist_file, args.file, WatchlistError)
     updates = updates_for(imported)
     if args.replace:
         state, _ = _topic_state(settings, bootstrap)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import multiprocessing
 import traceback
 from collections.abc import Callable
@@ -23,6 +24,8 @@ ResultT = TypeVar("ResultT")
 # spawn, not fork: the service process runs an event loop and Kafka client threads that must not be copied.
 _CONTEXT = multiprocessing.get_context("spawn")
 
+
+log = logging.getLogger("actorwatch.cleaner")
 
 _READY = "ready"
 # Starting a worker imports the extraction stack (about a second); a machine under load may take longer.
@@ -124,6 +127,7 @@ class ProcessPool(Generic[ArgT, ResultT]):
                 worker.stop()
                 worker = _Worker(self._function, self._warm_up)
                 self.replaced += 1
+                log.warning("extraction worker replaced (%d so far)", self.replaced)
                 raise
             finally:
                 self._idle.append(worker)

@@ -11,7 +11,6 @@ actorwatch sources status    per source: health, last success, consecutive failu
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
@@ -53,37 +52,26 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 def _run(coroutine: Awaitable[T]) -> T:
-    from services.cli import CliError
-    from services.runtime.kafka_admin import BrokerUnavailable
+    from services.cli import run_async
 
-    async def wrapped() -> T:
-        return await coroutine
-
-    try:
-        return asyncio.run(wrapped())
-    except BrokerUnavailable as exc:
-        raise CliError(str(exc)) from exc
+    return run_async(coroutine)
 
 
 def _file_sources(settings: Settings) -> list[Source]:
-    from services.cli import EXIT_CONFIG, CliError
+    from services.cli import load_config
     from services.fetcher.sources import SourcesError, load_sources
 
-    try:
-        return load_sources(settings.sources_path)
-    except SourcesError as exc:
-        raise CliError(str(exc), EXIT_CONFIG) from exc
+    return load_config(load_sources, settings.sources_path, SourcesError)
 
 
 def _topic_state(settings: Settings, bootstrap: str) -> tuple[SourcesState, bool]:
     """(the sources folded from the topic over the file seed, whether the topic had any content)."""
+    from services.cli import read_config_topic
     from services.fetcher.sources import SourcesState, decode_update
-    from services.runtime.kafka_read import read_updates
 
-    updates = _run(read_updates(bootstrap, settings.topic_sources, decode_update))
-    state = SourcesState(_file_sources(settings))
-    state.apply(updates)
-    return state, bool(updates)
+    return read_config_topic(
+        bootstrap, settings.topic_sources, decode_update, lambda: SourcesState(_file_sources(settings))
+    )
 
 
 def _publish(settings: Settings, bootstrap: str, updates: Sequence[SourceUpdate]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
@@ -23,6 +24,8 @@ from schemas.dead_letter import DeadLetter
 from services.runtime import metrics
 
 InT = TypeVar("InT", bound=Contract)
+
+log = logging.getLogger("actorwatch.step")
 
 # The part of a failed message a dead letter carries (the whole message stays in its topic).
 DEAD_LETTER_MAX_ORIGINAL_BYTES = 256 * 1024
@@ -159,6 +162,18 @@ class Step(Generic[InT]):
         )
         await self._sink(self._dead_letter_topic, message.key, letter.to_bytes())
         metrics.MESSAGES_FAILED.labels(reason=reason, **self._labels).inc()
+        # Where to look, not what went wrong: the error text may quote the message (or, in the alerter, a
+        # webhook's reply), so it stays in the dead letter and out of the log.
+        log.warning(
+            "%s.%s: %s[%d]@%d went to %s (%s)",
+            self.service,
+            self.stage,
+            message.topic,
+            message.partition,
+            message.offset,
+            self._dead_letter_topic,
+            reason,
+        )
 
 
 class _Rejected(Exception):

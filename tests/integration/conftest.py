@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -75,6 +76,20 @@ def settings_env(settings: Settings, bootstrap: str) -> dict[str, str]:
     env["ACTORWATCH_BOOTSTRAP_SERVERS"] = bootstrap
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def actorwatch(settings: Settings, bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`actorwatch ARGS` as a child process that sees exactly these settings."""
+    return subprocess.run(
+        # Not `-m services.cli`: run as __main__, its CliError would be another class than the one the
+        # stage commands raise (services.cli.CliError), and one-line errors would become tracebacks.
+        [sys.executable, "-c", "from services.cli import main; main()", *args],
+        cwd=REPO,
+        env=settings_env(settings, bootstrap),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.fixture
@@ -249,3 +264,33 @@ def static_site() -> Iterator[Callable[[Callable[[str], Pages]], StaticSite]]:
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+class FeedNamespace(Protocol):
+    def __call__(
+        self, make_pages: Callable[[str], Pages], source_id: str, feed_path: str, **overrides: object
+    ) -> tuple[StaticSite, Settings]: ...
+
+
+@pytest.fixture
+def feed_namespace(
+    make_namespace: Callable[..., Settings],
+    static_site: Callable[[Callable[[str], Pages]], StaticSite],
+    tmp_path: Path,
+) -> FeedNamespace:
+    """Factory for fetcher tests: a static site serving `make_pages`, and a namespace whose sources file
+    names one source, `source_id`, the RSS feed at `feed_path` on that site, polled every second (the
+    site's loopback address allowed); `overrides` are further settings."""
+
+    def make(
+        make_pages: Callable[[str], Pages], source_id: str, feed_path: str, **overrides: object
+    ) -> tuple[StaticSite, Settings]:
+        site = static_site(make_pages)
+        sources = tmp_path / "sources.yaml"
+        sources.write_text(f"sources:\n  - id: {source_id}\n    url: {site.base}{feed_path}\n    kind: rss\n")
+        settings = make_namespace(
+            sources_path=sources, fetch_interval_s=1.0, fetch_allow_networks=["127.0.0.0/8"], **overrides
+        )
+        return site, settings
+
+    return make

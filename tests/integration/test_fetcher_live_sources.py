@@ -3,18 +3,13 @@ restart (real broker, real fetcher process, feeds on a local HTTP server)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from schemas import RawArticle
-from services.settings import Settings
-from tests.conftest import REPO
-from tests.integration.conftest import Pages, ServiceRunner, StaticSite, rss_feed, settings_env
+from tests.integration.conftest import FeedNamespace, Pages, ServiceRunner, actorwatch, rss_feed
 from tests.integration.kafka_io import read_until
 
 pytestmark = pytest.mark.integration
@@ -29,17 +24,6 @@ def feed_pages(base: str) -> Pages:
     return pages
 
 
-def actorwatch(settings: Settings, bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from services.cli import main; main()", *args],
-        cwd=REPO,
-        env=settings_env(settings, bootstrap),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def _wait(condition: Callable[[], bool], timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -50,23 +34,10 @@ def _wait(condition: Callable[[], bool], timeout_s: float) -> bool:
 
 
 def test_sources_add_and_remove_apply_to_a_running_fetcher(
-    kafka_bootstrap: str,
-    make_namespace: Callable[..., Settings],
-    services: ServiceRunner,
-    static_site: Callable[[Callable[[str], Pages]], StaticSite],
-    tmp_path: Path,
+    kafka_bootstrap: str, services: ServiceRunner, feed_namespace: FeedNamespace
 ) -> None:
-    site = static_site(feed_pages)
+    site, settings = feed_namespace(feed_pages, "one", "/one.xml", fetch_jitter=0.0, fetch_host_delay_s=0.0)
     base, hits = site.base, site.hits
-    sources = tmp_path / "sources.yaml"
-    sources.write_text(f"sources:\n  - id: one\n    url: {base}/one.xml\n    kind: rss\n")
-    settings = make_namespace(
-        sources_path=sources,
-        fetch_interval_s=1.0,
-        fetch_jitter=0.0,
-        fetch_host_delay_s=0.0,
-        fetch_allow_networks=["127.0.0.0/8"],
-    )
     fetcher = services.start("fetcher", settings)
     first = read_until(kafka_bootstrap, settings.topic_raw, lambda rs: len(rs) >= 1, timeout_s=60)
     assert [RawArticle.from_bytes(r.value).source_id for r in first] == ["one"], fetcher.log()[-3000:]

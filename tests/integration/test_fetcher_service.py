@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from schemas import RawArticle
-from services.settings import Settings
-from tests.integration.conftest import Pages, ServiceRunner, StaticSite
+from tests.integration.conftest import FeedNamespace, Pages, ServiceRunner
 from tests.integration.kafka_io import read_all, read_until
 
 pytestmark = pytest.mark.integration
@@ -33,17 +30,10 @@ def news_pages(base: str) -> Pages:
 
 
 def test_fetcher_publishes_each_feed_item_once_across_restarts(
-    kafka_bootstrap: str,
-    make_namespace: Callable[..., Settings],
-    services: ServiceRunner,
-    static_site: Callable[[Callable[[str], Pages]], StaticSite],
-    tmp_path: Path,
+    kafka_bootstrap: str, services: ServiceRunner, feed_namespace: FeedNamespace
 ) -> None:
-    site = static_site(news_pages)
+    site, settings = feed_namespace(news_pages, "local-news", "/feed.xml")
     base, hits = site.base, site.hits
-    sources = tmp_path / "sources.yaml"
-    sources.write_text(f"sources:\n  - id: local-news\n    url: {base}/feed.xml\n    kind: rss\n")
-    settings = make_namespace(sources_path=sources, fetch_interval_s=1.0, fetch_allow_networks=["127.0.0.0/8"])
 
     first = services.start("fetcher", settings)
     records = read_until(kafka_bootstrap, settings.topic_raw, lambda rs: len(rs) >= 2, timeout_s=90)

@@ -4,8 +4,6 @@ the real broker, with the tagger and alerter running as real processes."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,27 +12,12 @@ import pytest
 
 from schemas.alert import Alert, AlertLevel
 from schemas.clean_article import CleanArticle
-from services.settings import Settings
-from tests.conftest import REPO
-from tests.integration.conftest import ServiceRunner, settings_env
+from tests.integration.conftest import ServiceRunner, actorwatch
 from tests.integration.kafka_io import publish_bytes, read_all, read_until, wait_group_caught_up
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-
-
-def actorwatch(settings: Settings, bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        # Not `-m services.cli`: run as __main__, its CliError would be another class than the one the
-        # stage commands raise (services.cli.CliError), and one-line errors would become tracebacks.
-        [sys.executable, "-c", "from services.cli import main; main()", *args],
-        cwd=REPO,
-        env=settings_env(settings, bootstrap),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def clean(article_id: str, sentence: str, when: datetime, source: str = "rudaw") -> tuple[bytes, bytes]:

@@ -50,6 +50,7 @@ from services.alerter.webhooks import (
     sign,
     verify,
 )
+from tests.unit.conftest import ServeHttp
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 KAABI = WatchlistEntry(
@@ -69,6 +70,7 @@ NUJABA = WatchlistEntry(
     sector=Sector.ARMED_GROUP,
     known_counterpart_countries=["IRN", "SYR"],
 )
+
 WATCHLIST = {e.actor_id: e for e in (KAABI, NUJABA)}
 RULES = AlertRules()
 
@@ -604,7 +606,7 @@ class Receiver:
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
+async def receiver(serve_http: ServeHttp) -> Receiver:
     state = Receiver(base="")
     slow_once: set[str] = set()
 
@@ -644,16 +646,8 @@ async def receiver() -> AsyncIterator[Receiver]:
 
     app = web.Application()
     app.router.add_route("POST", "/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    state.base = f"http://{host}:{port}"
-    try:
-        yield state
-    finally:
-        await runner.cleanup()
+    state.base = await serve_http(app)
+    return state
 
 
 @pytest.fixture

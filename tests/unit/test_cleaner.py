@@ -23,12 +23,11 @@ from schemas.raw_article import RawArticle
 from services.cleaner import extract
 from services.cleaner.boilerplate import is_boilerplate, is_byline
 from services.cleaner.extract import NoArticleError, article_id, canonical_url, clean_article
+from tests.unit.conftest import FETCHED_AT, raw_article
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 SEED = SHARED / "data" / "seed" / "nujaba-leader-moscow-visit.txt"
 BENCHMARK = SHARED / "data" / "extraction" / "scrapinghub"
-
-FETCHED_AT = datetime(2022, 12, 6, 9, 30, tzinfo=UTC)
 
 SEED_TITLE = "Harakat al-Nujaba leader's Russia visit raises concerns in Iraq"
 SEED_BYLINE = "By Faris al-Omran"
@@ -44,15 +43,7 @@ SEED_WIDGET_START = "Do you like this article?"
 
 
 def raw(body: str, content_type: str = "text/plain", **fields: object) -> RawArticle:
-    values: dict[str, object] = {
-        "url": "https://example.org/news/article-1",
-        "source_id": "test-source",
-        "fetched_at": FETCHED_AT,
-        "content_type": content_type,
-        "body": body,
-    }
-    values.update(fields)
-    return RawArticle.model_validate(values)
+    return raw_article(body, content_type, **fields)
 
 
 @pytest.fixture(scope="module")

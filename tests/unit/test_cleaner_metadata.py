@@ -10,8 +10,8 @@ import pytest
 from schemas.raw_article import RawArticle
 from services.cleaner.extract import NoArticleError, clean_article, detect_language
 from services.cleaner.metadata import page_metadata, parse_timestamp
+from tests.unit.conftest import raw_article
 
-FETCHED_AT = datetime(2022, 12, 6, 9, 30, tzinfo=UTC)
 PROSE = [
     f"Paragraph {i} explains how the militia leader met the deputy minister in Moscow last week." for i in range(5)
 ]
@@ -19,15 +19,7 @@ CAPTION = "Militia leader Akram al-Kaabi meets Deputy Foreign Minister Mikhail B
 
 
 def raw(body: str, content_type: str = "text/html", **fields: object) -> RawArticle:
-    values: dict[str, object] = {
-        "url": "https://example.org/news/article-1",
-        "source_id": "test-source",
-        "fetched_at": FETCHED_AT,
-        "content_type": content_type,
-        "body": body,
-    }
-    values.update(fields)
-    return RawArticle.model_validate(values)
+    return raw_article(body, content_type, **fields)
 
 
 PAGE = f"""<html lang="en"><head><title>Leader in Moscow</title>

@@ -34,6 +34,7 @@ from services.fetcher.http import (
 )
 from services.fetcher.sources import Source, SourcesError, load_sources
 from services.settings import BUNDLED_DATA
+from tests.unit.conftest import ServeHttp
 
 UA = "actorwatch-test/1.0 (+https://example.invalid/contact)"
 TIMEOUT_S = 0.5
@@ -175,19 +176,11 @@ def _routes(server: Server) -> web.Application:
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[Server]:
+async def server(serve_http: ServeHttp) -> Server:
     state = Server(base="")
     # handler_cancellation: a handler stops when the client hangs up, so teardown does not wait on /slow.
-    runner = web.AppRunner(_routes(state), shutdown_timeout=1.0, handler_cancellation=True, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    state.base = f"http://{host}:{port}"
-    try:
-        yield state
-    finally:
-        await runner.cleanup()
+    state.base = await serve_http(_routes(state), shutdown_timeout=1.0, handler_cancellation=True, access_log=None)
+    return state
 
 
 @pytest.fixture

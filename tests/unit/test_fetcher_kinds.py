@@ -21,6 +21,7 @@ from schemas.source import SourceSpec, SourceUpdate
 from services.fetcher.feeds import FeedError, detect_kind, parse_json_feed, parse_sitemap
 from services.fetcher.http import SeenUrls, SitemapLimits, make_client, poll_source_full
 from services.fetcher.sources import Source, SourcesState, decode_update, updates_for
+from tests.unit.conftest import ServeHttp
 
 UA = "actorwatch-test/1.0 (+https://example.invalid/contact)"
 MAX_BYTES = 200_000
@@ -36,7 +37,7 @@ class Site:
 
 
 @pytest.fixture
-async def site() -> AsyncIterator[Site]:
+async def site(serve_http: ServeHttp) -> Site:
     state = Site()
 
     @web.middleware
@@ -54,16 +55,8 @@ async def site() -> AsyncIterator[Site]:
 
     app = web.Application(middlewares=[count])
     app.router.add_get("/{tail:.*}", serve)
-    runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
-    await runner.setup()
-    tcp = web.TCPSite(runner, "127.0.0.1", 0)
-    await tcp.start()
-    host, port = runner.addresses[0][:2]
-    state.base = f"http://{host}:{port}"
-    try:
-        yield state
-    finally:
-        await runner.cleanup()
+    state.base = await serve_http(app, shutdown_timeout=1.0, access_log=None)
+    return state
 
 
 @pytest.fixture

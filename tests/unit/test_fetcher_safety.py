@@ -39,6 +39,7 @@ from services.fetcher.http import (
 from services.fetcher.polite import HostLimiter, RobotsCache, next_delay_s, retry_after_s
 from services.fetcher.sources import Source
 from services.settings import Settings
+from tests.unit.conftest import ServeHttp
 
 HOST = "127.0.0.2"
 ALLOW = [f"{HOST}/32"]
@@ -146,17 +147,12 @@ def _app(site: Site) -> web.Application:
 
 
 @pytest.fixture
-async def site() -> AsyncIterator[Site]:
+async def site(serve_http: ServeHttp) -> Site:
     state = Site()
-    runner = web.AppRunner(_app(state), shutdown_timeout=1.0, handler_cancellation=True, access_log=None)
-    await runner.setup()
-    tcp = web.TCPSite(runner, HOST, 0)
-    await tcp.start()
-    state.base = f"http://{HOST}:{runner.addresses[0][1]}"
-    try:
-        yield state
-    finally:
-        await runner.cleanup()
+    state.base = await serve_http(
+        _app(state), host=HOST, shutdown_timeout=1.0, handler_cancellation=True, access_log=None
+    )
+    return state
 
 
 @pytest.fixture
