@@ -59,6 +59,7 @@ class Predicate:
     place: bool
     needs: str | None
     symmetric: bool
+    topic: bool = False  # what follows is a topic ("discussed the war"); the other side comes after "with"
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,10 +176,12 @@ def _predicates(path: Path) -> Iterator[Predicate]:
             raise LexiconError(f"{where}: unknown interaction type {kind!r}") from None
         flag_set = {flag.strip() for flag in flags.split(",")} - {"-", ""}
         needs = next((flag[6:] for flag in flag_set if flag.startswith("needs=")), None)
-        unknown = {flag for flag in flag_set if not flag.startswith("needs=")} - {"place", "symmetric"}
+        unknown = {flag for flag in flag_set if not flag.startswith("needs=")} - {"place", "symmetric", "topic"}
         if unknown:
             raise LexiconError(f"{where}: unknown flags {sorted(unknown)}")
-        yield Predicate(phrase.lower(), interaction, "place" in flag_set, needs, "symmetric" in flag_set)
+        yield Predicate(
+            phrase.lower(), interaction, "place" in flag_set, needs, "symmetric" in flag_set, "topic" in flag_set
+        )
 
 
 def _org_heads(path: Path) -> Iterator[OrgHead]:

@@ -422,9 +422,12 @@ def _titled(doc: Doc, index: int, span: Span, hit: Hit, found: list[Mention]) ->
     role_end = last.end
     sector = title.sector if title.scope is TitleScope.FIXED or country is not None else Sector.UNKNOWN
     source = f"'{doc.text[lead : hit.start].strip()}'" if lead < hit.start else ""
-    of_country = _country_after_of(doc, last.end, span.end)
-    of_org = _org_after_of(doc, last.end, span.end, found) if country is None and org is None else None
-    host = _host_country(doc, last.end, span.end) if title.scope is not TitleScope.TO else None
+    # Most titles are followed by a name: the phrases below are looked for only after "of", "to" or "for".
+    next_word = doc.folded[last.end : last.end + 12].lstrip(" ")[:4]
+    linked = not next_word or next_word.startswith(("of ", "to ", "for "))
+    of_country = _country_after_of(doc, last.end, span.end) if linked else None
+    of_org = _org_after_of(doc, last.end, span.end, found) if linked and country is None and org is None else None
+    host = _host_country(doc, last.end, span.end, title) if linked and title.scope is not TitleScope.TO else None
     name_from = last.end
     if title.scope is TitleScope.TO:
         served = _served(doc, last.end, span.end)
@@ -438,11 +441,13 @@ def _titled(doc: Doc, index: int, span: Span, hit: Hit, found: list[Mention]) ->
     elif of_org is not None:
         # "secretary of Iran's Supreme National Security Council": the body gives country and sector.
         org = of_org
+        name_from = org.tail
         if title.scope is TitleScope.COUNTRY:
             sector = org.sector
         source = f"'{doc.text[last.end : org.end].strip()}'"
     elif of_country is not None and country is None:
-        country = of_country[0]
+        # "Vice President of Iran Mohammad Reza Aref": the name follows the country.
+        country, name_from = of_country
         if title.scope is TitleScope.COUNTRY:
             sector = title.sector
         source = f"'{doc.text[last.end : of_country[1]].strip()}'"
@@ -465,6 +470,8 @@ def _titled(doc: Doc, index: int, span: Span, hit: Hit, found: list[Mention]) ->
             why = f"title '{role}' before name" + (f", country from {source}" if source else "")
             person = Mention(EntityKind.PERSON, name[0], name[1], name[2], why, index, iso, sector, role)
             person.lead = lead
+            if iso is None and org is None and doc.folded.startswith(" of ", name[1]):
+                _country_after_name(doc, span, person, title)
             if org is not None:
                 org.head = person
             found.append(person)
@@ -486,6 +493,22 @@ def _titled(doc: Doc, index: int, span: Span, hit: Hit, found: list[Mention]) ->
         if owner is not None:
             doc.consumed.add(hit.start)
             return
+    # ... or a name after it, in commas, when the title says whose it is: "The US ambassador to Iraq, Alina
+    # Romanowski, said" ("the", a nationality or an owner; a bare "Ambassador, ..." is no apposition).
+    name = None
+    if doc.text.startswith(",", name_from) and (
+        country is not None or org is not None or the_before(doc, lead, span.start) is not None
+    ):
+        name = _appositive_name(doc, name_from, span.end, found)
+    if name is not None:
+        why = f"name after appositive title '{role}'" + (f", country from {source}" if source else "")
+        person = Mention(EntityKind.PERSON, name[0], name[1], name[2], why, index, iso, sector, role)
+        person.lead = lead
+        if org is not None:
+            org.head = person
+        found.append(person)
+        doc.consumed.add(hit.start)
+        return
     # ... or nobody named: "the Iraqi militia leader" may refer back to someone (resolved later).
     the = the_before(doc, lead, span.start)
     if the is not None and sector is not Sector.UNKNOWN:
@@ -497,13 +520,48 @@ def _titled(doc: Doc, index: int, span: Span, hit: Hit, found: list[Mention]) ->
 
 
 _TO_THE = re.compile(r"[ ]+to[ ]+(?:the[ ]+)?")
+_TO_OR_FOR = re.compile(r"[ ]+(?:to|for)[ ]+(?:the[ ]+)?")
 
 
-def _host_country(doc: Doc, pos: int, hi: int) -> Hit | None:
-    """The country in " to Iraq" after a title such as "ambassador", else None."""
-    match = _TO_THE.match(doc.text, pos, hi)
+def _host_country(doc: Doc, pos: int, hi: int, title: Title) -> Hit | None:
+    """The place in " to Iraq" after a title such as "ambassador", or in " for Syria", " for the Middle East"
+    after a government office such as "special envoy" (not "a spokeswoman for the UK Foreign Office")."""
+    office = title.scope is TitleScope.FIXED and title.sector is Sector.GOV
+    match = (_TO_OR_FOR if office else _TO_THE).match(doc.text, pos, hi)
     hit = doc.by_start.get(match.end()) if match else None
-    return hit if hit is not None and hit.first(Cat.COUNTRY) is not None else None
+    return hit if hit is not None and hit.first(Cat.COUNTRY, Cat.REGION) is not None else None
+
+
+_NAME_COMMA = re.compile(r",[ ]+")
+_SENTENCE_TAIL = " .!?\"'”’)"
+
+
+def _appositive_name(doc: Doc, pos: int, hi: int, found: list[Mention]) -> tuple[int, int, str] | None:
+    """A name of two words or more in commas right after a title ("..., Alina Romanowski, said"); it must
+    close with a comma, a bracket or the sentence, so that "After meeting the ambassador, Ali Larijani told
+    reporters" does not make the speaker the ambassador."""
+    comma = _NAME_COMMA.match(doc.text, pos, hi)
+    if comma is None or any(m.start == comma.end() for m in found):
+        return None
+    name = _name_at(doc, comma.end(), hi)
+    if name is None or " " not in name[2]:
+        return None
+    rest = doc.text[name[1] : hi]
+    return name if rest[:1] in ",(" or not rest.strip(_SENTENCE_TAIL) else None
+
+
+def _country_after_name(doc: Doc, span: Span, person: Mention, title: Title) -> None:
+    """ "Foreign Minister Badr Albusaidi of Oman": the country after the name is his (not "of Iraq's ...",
+    which names an organisation)."""
+    after = _country_after_of(doc, person.end, span.end)
+    if after is None or doc.folded[after[1] : after[1] + 2] == "'s":
+        return
+    country, end = after
+    person.country = country.iso3
+    if person.sector is Sector.UNKNOWN and title.scope is TitleScope.COUNTRY:
+        person.sector = title.sector
+    person.why += f", country from '{doc.text[person.end : end].strip()}'"
+    person.tail = end
 
 
 def _org_after_of(doc: Doc, pos: int, hi: int, found: list[Mention]) -> Mention | None:

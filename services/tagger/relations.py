@@ -122,9 +122,15 @@ _AND_NOT_ADVERB = re.compile(r"(?<![\w-])and\s+(?![a-z]+ly\b)")
 _PASSIVE_BEFORE = re.compile(r"(?<![\w-])(?:is|are|was|were|been|being|be|gets?|got)\s+(?:\w+ly\s+)?$")
 _BY = re.compile(r"\s+by\s+(?:the\s+)?$")
 _OBJECT_GAP_BREAK = re.compile(r"[,;:()]|\s[-–—]\s")
-_COORDINATION = re.compile(r"^\s*(?:,\s*)?(?:(?:and|as well as|along with|together with|&)\s+)?(?:the\s+)?$")
+_COORDINATION = re.compile(
+    r"^\s*(?:,\s*)?(?:(?:and|as well as|along with|together with|&)\s+(?:with\s+)?)?(?:the\s+)?$"
+)
 _CONJUNCTION = re.compile(r"(?<![\w-])(?:and|as well as|along with|together with)(?![\w-])|&")
 _SUBJECT_COORDINATION = re.compile(r"^\s*(?:,\s*)?(?:and|&)\s+(?:the\s+)?$")
+_LIST_COMMA = re.compile(r"^\s*,\s*(?:the\s+)?$")
+# "discussed the war with Bogdanov": the side after a topic predicate; nothing may end the clause before it.
+_WITH_BEFORE = re.compile(r"(?<![\w-])with\s+(?:the\s+)?$")
+_TOPIC_GAP_BREAK = re.compile(r"[;:()]|\s[-–—]\s|,\s*and(?![\w-])|(?<![\w-])(?:but|while|which|who|that)(?![\w-])")
 _OBJECT_LEAD = re.compile(r"\s+(?:by\s+)?(?:the\s+)?")
 
 _DENIED = re.compile(
@@ -175,7 +181,7 @@ def link_sentence(doc: Doc, index: int, span: Span, register: Callable[[Mention]
             continue
         sides = top_contact if predicate.type in CONTACT_TYPES else top
         subjects = _subjects(doc, sides, hit, objects_so_far)
-        objects = _objects(doc, sides, hit, span)
+        objects = _topic_objects(doc, sides, hit) if predicate.topic else _objects(doc, sides, hit)
         passive = bool(_PASSIVE_BEFORE.search(doc.folded, max(span.start, hit.start - 30), hit.start))
         if not passive and objects and _BY.search(doc.folded, hit.end, objects[0].lead):
             # "X backed by Y" without "is/was": X must be right before ("rebels backed by Ankara" is not
@@ -192,10 +198,12 @@ def link_sentence(doc: Doc, index: int, span: Span, register: Callable[[Mention]
         elif subjects and objects:
             pairs = [(s, o) for s in subjects for o in objects]
         elif predicate.symmetric and len(subjects) >= 2:
-            pairs = [(subjects[0], s) for s in subjects[1:]]
+            # "Al-Kaabi, Qassem and Bogdanov met": every two of them met.
+            pairs = _each_pair(subjects)
             why += " (joint subjects)"
-        elif predicate.symmetric and not subjects and len(objects) >= 2:
-            pairs = [(objects[0], o) for o in objects[1:]]
+        elif predicate.symmetric and not subjects and len(objects) >= 2 and predicate.phrase.endswith("between"):
+            # Only "between" joins two objects: in "[unknown] met al-Kaabi and Qassem" they did not meet.
+            pairs = _each_pair(objects)
             why += " (between)"
         pairs = [(a, b) for a, b in pairs if a.root() is not b.root()]
         if not pairs:
@@ -214,6 +222,10 @@ def link_sentence(doc: Doc, index: int, span: Span, register: Callable[[Mention]
             links.append(Link(source, target, predicate.type, modality, why))
         objects_so_far.update(id(o) for o in objects)
     return links
+
+
+def _each_pair(sides: list[Mention]) -> list[tuple[Mention, Mention]]:
+    return [(a, b) for i, a in enumerate(sides) for b in sides[i + 1 :]]
 
 
 def _possessor(doc: Doc, mention: Mention, span: Span) -> bool:
@@ -258,15 +270,20 @@ def _subjects(doc: Doc, top: list[Mention], hit: Hit, taken: set[int]) -> list[M
     if not before:
         return []
     subjects = [before[-1]]
+    joined = False
     for earlier in reversed(before[:-1]):
-        if not _SUBJECT_COORDINATION.match(doc.folded[earlier.tail : subjects[-1].lead]):
+        joint = doc.folded[earlier.tail : subjects[-1].lead]
+        if _SUBJECT_COORDINATION.match(joint):
+            joined = True
+        # A bare comma joins only a list that ends with "and" ("Al-Kaabi, Qassem and Bogdanov met").
+        elif not (joined and _LIST_COMMA.match(joint)):
             break
         subjects.append(earlier)
     subjects.reverse()
     return subjects
 
 
-def _objects(doc: Doc, top: list[Mention], hit: Hit, span: Span) -> list[Mention]:
+def _objects(doc: Doc, top: list[Mention], hit: Hit) -> list[Mention]:
     after = [m for m in top if m.lead >= hit.end]
     if not after:
         return []
@@ -281,15 +298,39 @@ def _objects(doc: Doc, top: list[Mention], hit: Hit, span: Span) -> list[Mention
         return []
     if _OBJECT_GAP_WORDS.search(gap):
         return []
-    objects = [first]
+    return _joined(doc, after)
+
+
+def _topic_objects(doc: Doc, top: list[Mention], hit: Hit) -> list[Mention]:
+    """The side of a topic predicate: "discussed the war in Syria with Bogdanov" (mentions before "with" are
+    the topic); not past the end of the clause or another predicate."""
+    after = [m for m in top if m.lead >= hit.end and m.lead - hit.end <= MAX_OBJECT_GAP]
+    for index, mention in enumerate(after):
+        if not _WITH_BEFORE.search(doc.folded, hit.end, mention.lead):
+            continue
+        gap = Span(hit.end, mention.lead)
+        if _TOPIC_GAP_BREAK.search(doc.folded, gap.start, gap.end) or any(
+            h.cat is Cat.PREDICATE for h in doc.hits_in(gap)
+        ):
+            return []
+        return _joined(doc, after[index:])
+    return []
+
+
+def _joined(doc: Doc, after: list[Mention]) -> list[Mention]:
+    """The first of `after` and the ones coordinated with it ("X and Y", "X, Y and Z", "X as well as Y")."""
+    objects = [after[0]]
     bare_comma_at: int | None = None
     for nxt in after[1:]:
         joint = doc.folded[objects[-1].tail : nxt.lead]
         if nxt.pronoun or objects[-1].tail == nxt.lead or not _COORDINATION.match(joint):
             break
-        if not _CONJUNCTION.search(joint) and bare_comma_at is None:
+        conjunction = _CONJUNCTION.search(joint)
+        if conjunction and "," in joint and len(objects) == 1 and objects[0].tail == objects[0].end:
+            break  # "met X, and Y said ...": a new clause (two joined names take no comma)
+        if not conjunction and bare_comma_at is None:
             bare_comma_at = len(objects)
-        elif _CONJUNCTION.search(joint):
+        elif conjunction:
             bare_comma_at = None  # "X, Y and Z": the commas were a list after all
         objects.append(nxt)
     # A comma alone does not join ("met Bogdanov, the Kremlin's envoy") unless a list ends with "and".
@@ -324,7 +365,7 @@ def _add_gpes(doc: Doc, index: int, span: Span, predicates: list[Hit], register:
                 if _LOCATIVE.search(doc.folded, max(span.start, place.start - 20), place.start):
                     continue
                 role = "subject"
-            elif place.start >= hit.end and predicate.type is not None and not predicate.place:
+            elif place.start >= hit.end and predicate.type is not None and not (predicate.place or predicate.topic):
                 lead = _OBJECT_LEAD.match(doc.folded, hit.end, place.start)
                 if lead is None or lead.end() != place.start:
                     continue

@@ -147,11 +147,13 @@ def _describe(mention: Mention, recent: list[Mention]) -> Mention | None:
     fits = [m for m in same if mention.country is None or m.country == mention.country]
     watched = [m for m in fits if m.actor_id is not None]
     pool = watched or fits
+    role = (mention.role or "").casefold()
     if pool:
-        return pool[-1]
+        # "The foreign minister" is the foreign minister named before, not a president named after him.
+        same_role = [m for m in pool if role and (m.role or "").casefold() == role]
+        return (same_role or pool)[-1]
     # "Ambassador Kazem Al-e Sadegh ... The Iranian ambassador": the country is given later. Only a root
     # without a country and with the same role qualifies, and it learns the country from the description.
-    role = (mention.role or "").casefold()
     countryless = [m for m in same if m.country is None and role and (m.role or "").casefold() == role]
     if not countryless or mention.country is None:
         return None

@@ -14,12 +14,14 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import GroupCoordinatorNotAvailableError
 from aiokafka.partitioner import DefaultPartitioner
 
 from schemas import CleanArticle, RawArticle
+from services.cleaner.service import stories_topic
 from services.settings import Settings
 from tests.integration.conftest import ServiceRunner
-from tests.integration.kafka_io import publish_bytes, read_until
+from tests.integration.kafka_io import publish_bytes, read_all, read_until
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +63,11 @@ def wait_split(bootstrap: str, group: str, topic: str, *, timeout_s: float) -> l
         try:
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
-                (response,) = await admin.describe_consumer_groups([group])
+                try:
+                    (response,) = await admin.describe_consumer_groups([group])
+                except GroupCoordinatorNotAvailableError:  # a fresh broker still creating __consumer_offsets
+                    await asyncio.sleep(0.5)
+                    continue
                 _error, _group, state, _type, _protocol, members = response.groups[0][:6]
                 split = [_assigned_partitions(m[-1], topic) for m in members if m[-1]]
                 if state == "Stable" and len(split) == 2 and all(split):
@@ -99,7 +105,13 @@ def test_copy_on_another_process_joins_the_story(
 
     original = ("https://www.reuters.com/a", f"Leader in Moscow\n\n{STORY}")
     publish_bytes(kafka_bootstrap, settings.topic_raw, [(key_for(here, 3, "a"), raw(*original))])
-    read_until(kafka_bootstrap, settings.topic_clean, lambda rs: len(rs) >= 1, timeout_s=30)
+    # Generous: a hang guard, not a timing (the process that owns `here` may still be recovering).
+    first_out = read_until(kafka_bootstrap, settings.topic_clean, lambda rs: len(rs) >= 1, timeout_s=150)
+    assert first_out, (
+        f"no clean article; dead letters: {read_all(kafka_bootstrap, settings.topic_dead_letters)}; "
+        f"stories topic: {[r.key for r in read_all(kafka_bootstrap, stories_topic(settings))]}\n"
+        f"first:\n{first.log()}\nsecond:\n{second.log()}"
+    )
     publish_bytes(
         kafka_bootstrap,
         settings.topic_raw,
@@ -108,7 +120,12 @@ def test_copy_on_another_process_joins_the_story(
             (key_for(there, 3, "c"), raw("https://third.example.net/c", f"By Jane Doe\n\n{STORY} Updated.")),
         ],
     )
-    clean = read_until(kafka_bootstrap, settings.topic_clean, lambda rs: len(rs) >= 2, timeout_s=30)
+    clean = read_until(
+        kafka_bootstrap,
+        settings.topic_clean,
+        lambda rs: any(CleanArticle.from_bytes(r.value).url == "https://third.example.net/c" for r in rs),
+        timeout_s=150,
+    )
     assert first.alive() and second.alive(), first.log() + second.log()
 
     articles = {a.url: a for a in (CleanArticle.from_bytes(r.value) for r in clean)}

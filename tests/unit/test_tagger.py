@@ -521,3 +521,81 @@ def test_sentence_and_pronoun_patterns_match_the_plain_forms(text: str) -> None:
     if text.startswith("He met"):
         # Not "he'd", "she-wolf", "Shell", "Hessian" or "hero": only whole words.
         assert found == [(0, 2), (12, 15), (len(text) - 2, len(text))]
+
+
+# --- round 4: a name after its title, coordinated sides, "discussed" ------------------------------------------
+
+
+def test_name_after_appositive_title(tagger: Tagger) -> None:
+    tagged = tag_text(tagger, "The US ambassador to Iraq, Alina Romanowski, said on Monday that she had met al-Kaabi.")
+    person = next(e for e in tagged.entities if e.canonical_name == "Alina Romanowski")
+    assert (person.country, person.sector, person.role) == ("USA", Sector.GOV, "ambassador to Iraq")
+    assert person.why.startswith("name after appositive title 'ambassador to Iraq'")
+    assert [i.type for i in find(tagged, "Alina Romanowski", KAABI)] == [InteractionType.MEET]
+    assert not any(e.kind is EntityKind.GPE for e in tagged.entities)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        # The name does not close with a comma: he is the speaker, not the ambassador.
+        "After meeting the Russian ambassador, Hadi Sarraji told reporters that al-Kaabi would visit Moscow.",
+        # A bare title says nothing about whose it is.
+        "Ambassador, Hadi Sarraji, al-Kaabi and others were there.",
+    ],
+)
+def test_appositive_title_needs_its_closing_comma_and_an_owner(tagger: Tagger, sentence: str) -> None:
+    assert not [e for e in tag_text(tagger, sentence).entities if e.canonical_name == "Hadi Sarraji"]
+
+
+def test_country_after_the_name_and_envoy_for(tagger: Tagger) -> None:
+    tagged = tag_text(tagger, "Foreign Minister Ahmed Attaf of Algeria met al-Kaabi in Algiers.")
+    person = next(e for e in tagged.entities if e.canonical_name == "Ahmed Attaf")
+    assert (person.country, person.sector) == ("DZA", Sector.GOV)
+    assert not any(e.kind is EntityKind.GPE for e in tagged.entities)
+    envoy = tag_text(tagger, "Russia's special envoy for Syria, Alexander Lavrentiev, visited al-Kaabi.")
+    person = next(e for e in envoy.entities if e.canonical_name == "Alexander Lavrentiev")
+    assert (person.country, person.role) == ("RUS", "special envoy for Syria")
+    # "for" a place only after a government office: a spokeswoman for the UK Foreign Office is no envoy.
+    office = tag_text(tagger, "A spokeswoman for the UK Foreign and Commonwealth Office said al-Kaabi was listed.")
+    assert [e.canonical_name for e in office.entities if e.kind is EntityKind.PERSON] == ["Akram al-Kaabi"]
+
+
+def test_coordinated_sides(tagger: Tagger) -> None:
+    qassem = WatchlistEntry(
+        actor_id="naim-qassem",
+        name="Naim Qassem",
+        kind=EntityKind.PERSON,
+        home_country="LBN",
+        sector=Sector.ARMED_GROUP,
+    )
+    listed = Tagger([*load_watchlist(WATCHLIST), qassem]).tag(
+        article(["Al-Kaabi, Naim Qassem and Syrian Foreign Minister Faisal Mekdad met in Damascus."])
+    )
+    pairs = {(s.canonical_name, t.canonical_name) for s, t, _ in links(listed)}
+    assert pairs == {
+        ("Akram al-Kaabi", "Naim Qassem"),
+        ("Akram al-Kaabi", "Faisal Mekdad"),
+        ("Naim Qassem", "Faisal Mekdad"),
+    }
+    with_twice = tag_text(
+        tagger, "Al-Kaabi held talks with Turkish Foreign Minister Hakan Fidan and with Iranian envoy Hassan Qomi."
+    )
+    assert {t.canonical_name for _, t, _ in links(with_twice)} == {"Hakan Fidan", "Hassan Qomi"}
+    # Two objects meet each other only "between" them: here an unnamed subject met both.
+    assert tag_text(tagger, "Officials met al-Kaabi and Russian envoy Alexander Lavrentiev.").interactions == []
+    # ", and" after one object opens a new clause.
+    clause = tag_text(
+        tagger, "Al-Kaabi met Lebanese Prime Minister Nawaf Salam, and Iranian envoy Mojtaba Amani said it went well."
+    )
+    assert [t.canonical_name for _, t, _ in links(clause)] == ["Nawaf Salam"]
+
+
+def test_discussed_takes_a_topic_not_a_side(tagger: Tagger) -> None:
+    joint = tag_text(tagger, "Al-Kaabi and Russian Deputy Foreign Minister Mikhail Bogdanov discussed Iran.")
+    assert [(s.canonical_name, t.canonical_name, i.type) for s, t, i in links(joint)] == [
+        ("Akram al-Kaabi", "Mikhail Bogdanov", InteractionType.TALKS)
+    ]
+    with_side = tag_text(tagger, "Al-Kaabi discussed the war in Syria with Omani Foreign Minister Badr Albusaidi.")
+    assert [i.type for i in find(with_side, KAABI, "Badr Albusaidi")] == [InteractionType.TALKS]
+    assert not any(e.kind is EntityKind.GPE for e in with_side.entities)

@@ -25,9 +25,9 @@ WATCHLIST = REPO / "services" / "demo_data" / "watchlist.yaml"
 SEED = REPO.parent / "shared" / "data" / "seed" / "nujaba-leader-moscow-visit.txt"
 _DROP = ("Do you like this article?", "0 Comment(s)", "Comment Policy")
 
-# Floors set a little below the measured figures (round 3: entities 0.97 / 0.98, interactions 0.96 / 0.88),
-# so a regression fails.
-FLOORS = {"entity_precision": 0.94, "entity_recall": 0.94, "interaction_precision": 0.92, "interaction_recall": 0.84}
+# Floors set a little below the measured figures (round 4, 92 passages: entities 0.98 / 0.98, interactions
+# 0.97 / 0.91), so a regression fails.
+FLOORS = {"entity_precision": 0.95, "entity_recall": 0.95, "interaction_precision": 0.94, "interaction_recall": 0.88}
 SEED_FLOORS = {"precision": 0.92, "recall": 0.9}
 # Types where source and target may be given either way round.
 _SYMMETRIC = {InteractionType.MEET, InteractionType.TALKS, InteractionType.PHONE_CALL, InteractionType.AGREE}
@@ -165,7 +165,7 @@ def suite() -> Suite:
 def test_passages_cover_the_brief(suite: Suite) -> None:
     _, passages, _ = suite
     countries = {e[1] for p in passages for e in p["entities"] if e[1]}
-    assert len(passages) >= 60
+    assert len(passages) >= 90
     assert len(countries) >= 25, sorted(countries)
     assert len({p["id"] for p in passages}) == len(passages)
     types = {i[2] for p in passages for i in p["interactions"]}
