@@ -276,8 +276,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         return asyncio.run(run_demo(demo_settings, bootstrap, began=began, max_alerts=args.max_alerts))
     finally:
+        _delete_demo_topics(demo_settings, bootstrap)
         if started:
             _stop_broker(settings)
+
+
+def _delete_demo_topics(demo_settings: Settings, bootstrap: str) -> None:
+    """The demo's groups are new each run: their internal topics would pile up on the broker."""
+    from aiokafka.errors import KafkaError
+
+    from services.runtime.kafka_admin import BrokerUnavailable, delete_group_topics
+
+    try:
+        deleted = asyncio.run(delete_group_topics(bootstrap, demo_settings.group_prefix))
+    except (BrokerUnavailable, KafkaError) as exc:  # the demo's outcome stands; say what was left behind
+        print(f"actorwatch demo: could not delete the demo's internal topics: {exc}", file=sys.stderr, flush=True)
+        return
+    if deleted:
+        print(f"actorwatch demo: deleted its {len(deleted)} internal topic(s)", flush=True)
 
 
 def _stop_broker(settings: Settings) -> None:

@@ -93,3 +93,15 @@ async def _partitions(admin: AIOKafkaAdminClient, topic: str) -> list[TopicParti
     if not numbers:
         raise AssertionError(f"topic {topic} does not exist")
     return [TopicPartition(topic, n) for n in numbers]
+
+
+def list_topics(bootstrap: str) -> list[str]:
+    async def run() -> list[str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            return list(await admin.list_topics())
+        finally:
+            await admin.close()
+
+    return asyncio.run(run())

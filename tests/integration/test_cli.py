@@ -16,7 +16,7 @@ from schemas import RawArticle
 from services.settings import Settings
 from tests.conftest import REPO
 from tests.integration.conftest import settings_env
-from tests.integration.kafka_io import read_until
+from tests.integration.kafka_io import list_topics, read_until
 
 pytestmark = pytest.mark.integration
 
@@ -144,4 +144,8 @@ def test_demo_prints_the_bogdanov_alert(kafka_bootstrap: str, make_namespace: Ca
     assert process.returncode == 0, output[-4000:]
     assert "ALERT" in output
     assert "Mikhail Bogdanov, Deputy Foreign Minister [RUS, GOV]" in output, output[-4000:]
+    # Its groups are new each run: the Faust topics they made (changelogs, the cleaner's stories) are gone.
+    assert "internal topic(s)" in output, output[-4000:]
+    leftover = [t for t in list_topics(kafka_bootstrap) if t.startswith(f"{settings.group_prefix}-demo-")]
+    assert leftover == []
     print(f"demo: first alert after {elapsed:.1f} s (including service start-up)")
