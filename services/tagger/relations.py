@@ -151,37 +151,41 @@ _REPORTED = re.compile(
 
 def link_sentence(doc: Doc, index: int, span: Span, register: Callable[[Mention], None]) -> list[Link]:
     """Interactions of sentence `index`. New GPE mentions are added to doc.mentions and passed to register."""
+    if not doc.sentence_predicates[index]:
+        return []
     mentions = doc.mentions[index]
     predicates = [
         h
-        for h in doc.sentence_hits[index]
-        if h.cat is Cat.PREDICATE
-        and h.start not in doc.consumed
-        and not any(m.start < h.end and h.start < m.end for m in mentions)
+        for h in doc.sentence_predicates[index]
+        if h.start not in doc.consumed and not any(m.start < h.end and h.start < m.end for m in mentions)
     ]
     if not predicates:
         return []
     # Bounded work: real sentences have a handful of predicates; run-on junk may have thousands.
     predicates = predicates[:MAX_PREDICATES]
     _add_gpes(doc, index, span, predicates, register)
+    # Speech verbs ("said") only place GPEs and bound subjects; most sentences have no other predicate.
+    typed = [h for h in predicates if isinstance(h.key.ref, Predicate) and h.key.ref.type is not None]
+    if not typed:
+        return []
     top = [m for m in doc.mentions[index] if m.head is None]
     # Meeting "Naim Qassem's envoy" is not meeting Qassem; condemning "Trump's rhetoric" still targets Trump.
     top_contact = [m for m in top if not _possessor(doc, m, span)]
     links: list[Link] = []
     objects_so_far: set[int] = set()
     reported: bool | None = None
-    for hit in predicates:
+    for hit in typed:
         predicate = hit.key.ref
-        assert isinstance(predicate, Predicate)
-        if predicate.type is None:
-            continue
+        assert isinstance(predicate, Predicate) and predicate.type is not None
         if predicate.needs and predicate.needs not in doc.folded[hit.end : span.end]:
             continue
         if _DETERMINER.search(doc.folded, max(span.start, hit.start - 10), hit.start):
             continue
         sides = top_contact if predicate.type in CONTACT_TYPES else top
-        subjects = _subjects(doc, sides, hit, objects_so_far)
         objects = _topic_objects(doc, sides, hit) if predicate.topic else _objects(doc, sides, hit)
+        if not objects and not predicate.symmetric:
+            continue  # every pairing below needs an object or joint subjects: skip the costly subject search
+        subjects = _subjects(doc, sides, hit, objects_so_far)
         passive = bool(_PASSIVE_BEFORE.search(doc.folded, max(span.start, hit.start - 30), hit.start))
         if not passive and objects and _BY.search(doc.folded, hit.end, objects[0].lead):
             # "X backed by Y" without "is/was": X must be right before ("rebels backed by Ankara" is not
@@ -255,6 +259,8 @@ def _subjects(doc: Doc, top: list[Mention], hit: Hit, taken: set[int]) -> list[M
         # "the war against Islamic State ... has condemned": a mention after a preposition is no subject.
         and not _PREPOSITION.search(doc.folded, max(0, m.lead - 20), m.lead)
     ]
+    if not before:
+        return []  # before the barrier search below, which only narrows `before`
     # Nothing before a subordinate clause or a speech verb is the subject: in "Tehran has said that ... an
     # adviser met X" Tehran did not meet X. ("after meeting X" right after the subject still counts.)
     barrier = -1
@@ -342,10 +348,8 @@ def _add_gpes(doc: Doc, index: int, span: Span, predicates: list[Hit], register:
     mentions = doc.mentions[index]
     places = [
         h
-        for h in doc.sentence_hits[index]
-        if h.cat in (Cat.COUNTRY, Cat.CAPITAL)
-        and h.start not in doc.consumed
-        and not any(m.lead <= h.start < m.tail for m in mentions)
+        for h in doc.sentence_places[index]
+        if h.start not in doc.consumed and not any(m.lead <= h.start < m.tail for m in mentions)
     ]
     if not places:
         return

@@ -100,6 +100,8 @@ class Tagger:
                 mark_zones(doc, index, span)
             found = link_sentence(doc, index, span, register)
             links.extend(found)
+            if not doc.mentions[index]:
+                continue  # then no link either: no subject to remember
             subjects = [link.source.root() for link in found if link.source.root().kind is EntityKind.PERSON]
             if subjects:
                 last_subject = subjects[0]
