@@ -70,7 +70,7 @@ start() {
     echo "$bootstrap"; return 0
   fi
   if port_open "$port"; then
-    die "port $port is in use by a process this script did not start; set ACTORWATCH_KAFKA_PORT"
+    die "port $port is in use by a process this script did not start; choose another port (ACTORWATCH_LOCAL_KAFKA_PORT for actorwatch up/demo, ACTORWATCH_KAFKA_PORT for kafka.sh and the tests)"
   fi
   resolve_jars
   local java; java="$(java_bin)"
