@@ -2,7 +2,7 @@
 
     python -m benchmarks.fetcher [--sources 1000] [--items 20] [--feed-only] [--bootstrap 127.0.0.1:9092]
 
-The fetcher's own functions (poll_source_full with the checked transport, per-host limiter, seen-URL
+The fetcher's own functions (poll_source with the checked transport, per-host limiter, seen-URL
 store) run in this process against an aiohttp server in a child process (so that serving does not share
 the fetcher's core), and publish each article to namespaced topics on the broker with acks=all. Every
 source is on 127.0.0.2, allow-listed; the per-host limits are lifted (one host stands for many publishers).
@@ -24,7 +24,7 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
 from schemas.raw_article import RawArticle
-from services.fetcher.http import Politeness, SeenUrls, make_client, poll_source_full
+from services.fetcher.http import Politeness, SeenUrls, make_client, poll_source
 from services.fetcher.polite import HostLimiter
 from services.fetcher.sources import Source
 from services.runtime.kafka_admin import ensure_topics
@@ -88,7 +88,7 @@ async def run(args: argparse.Namespace, base: str) -> tuple[int, float]:
 
             async def poll(source: Source) -> None:
                 async with slots:
-                    result = await poll_source_full(
+                    result = await poll_source(
                         client,
                         source,
                         seen,

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import io
 import os
 import platform
 import resource
@@ -22,10 +20,10 @@ import subprocess
 import sys
 import time
 import uuid
-import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.tagger import CORPUS, load_corpus
 from schemas import RawArticle, TaggedArticle
 from services.cleaner.extract import clean_article
 from services.settings import Settings
@@ -33,15 +31,6 @@ from services.tagger.tag import Tagger
 from services.watchlist import load_watchlist
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "data" / "corpus" / "guardian-sdf-sample.csv.zip"
-
-
-def load_corpus() -> list[str]:
-    with zipfile.ZipFile(CORPUS) as archive:
-        name = next(n for n in archive.namelist() if n.endswith(".csv"))
-        text = archive.read(name).decode("utf-8")
-    csv.field_size_limit(sys.maxsize)
-    return [row["text"] for row in csv.DictReader(io.StringIO(text)) if row.get("text")]
 
 
 def as_raw(text: str, index: int) -> RawArticle:
@@ -195,6 +184,9 @@ def main() -> int:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{platform.platform()}"
     )
+    if not CORPUS.is_file():
+        print(f"corpus not found: {CORPUS}", file=sys.stderr)
+        return 2
     texts = load_corpus()
     bench_functions(texts)
     if not args.skip_kafka:

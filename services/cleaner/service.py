@@ -25,7 +25,7 @@ from services.cleaner.extract import clean_article
 from services.cleaner.pool import PoolTimeout, ProcessPool
 from services.cleaner.stories import StoryIndex, body_text
 from services.runtime import metrics
-from services.runtime.app import make_app
+from services.runtime.app import add_step_agent, make_app
 from services.runtime.step import KafkaMessage, Outgoing, StageTimeout, Step, faust_sink
 from services.settings import Settings
 
@@ -52,15 +52,6 @@ def stories_topic(settings: Settings) -> str:
     return f"{settings.group_id(SERVICE)}-stories"
 
 
-def _add_agent(app: Any, topic: Any, step: Step[Any]) -> None:
-    # concurrency=1: faust-streaming can commit offsets past in-flight messages with more (its issue #606).
-    async def agent(stream: Any) -> None:
-        async for event in stream.events():
-            await step.submit(event.message)
-
-    app.agent(topic, concurrency=1, name=step.stage)(agent)
-
-
 def build(settings: Settings, bootstrap: str) -> Any:
     app = make_app(settings, SERVICE, bootstrap)
     # Workers start now, so their imports overlap the consumer joining its group. clean_article is
@@ -69,7 +60,6 @@ def build(settings: Settings, bootstrap: str) -> Any:
         clean_article, settings.cleaner_workers, settings.extract_timeout_s, warm_up=WARM_UP_PAGE
     )
     sink = faust_sink(app)
-    raw_topic = app.topic(settings.topic_raw, partitions=settings.topic_partitions, key_type=bytes, value_type=bytes)
     # internal=True: Faust creates it (one partition) on start-up, like its changelog topics.
     story_topic = app.topic(stories_topic(settings), partitions=1, internal=True, key_type=bytes, value_type=bytes)
     # ring slot -> StoryIndex row; compaction keeps one row per slot, so the changelog stays bounded.
@@ -118,7 +108,7 @@ def build(settings: Settings, bootstrap: str) -> Any:
     story_step = Step(
         service=SERVICE, stage="story", input_model=CleanArticle, handler=link, sink=sink, dead_letter_topic=letters
     )
-    _add_agent(app, raw_topic, clean_step)
-    _add_agent(app, story_topic, story_step)
+    add_step_agent(app, settings, settings.topic_raw, clean_step)
+    add_step_agent(app, settings, story_topic, story_step)
 
     return app

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from services.fetcher.http import PollResult, atomic_write
+from services.fetcher.http import PollResult, atomic_write, read_state_file
 
 log = logging.getLogger("actorwatch.fetcher")
 
@@ -102,12 +102,8 @@ class SourceStates:
         atomic_write(self.path, json.dumps(document, ensure_ascii=False))
 
     def _load(self) -> None:
-        try:
-            document = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return
-        except (OSError, ValueError) as exc:
-            log.warning("source state file %s unreadable, starting empty: %s", self.path, exc)
+        document = read_state_file(self.path, "source state file")
+        if document is None:
             return
         sources = document.get("sources") if isinstance(document, dict) else None
         if not isinstance(sources, dict):

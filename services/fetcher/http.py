@@ -727,15 +727,9 @@ class SeenUrls:
             del self._urls[first]
 
     def _load(self) -> None:
-        try:
-            document = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return
-        except (OSError, ValueError) as exc:
-            # Starting empty re-publishes some articles (downstream is keyed by URL); refusing to start
-            # over a damaged cache file would be worse. The file is rewritten at the next save.
-            log.warning("seen-URL file %s unreadable, starting empty: %s", self.path, exc)
-            return
+        # Starting empty re-publishes some articles (downstream is keyed by URL); refusing to start over a
+        # damaged cache file would be worse. The file is rewritten at the next save.
+        document = read_state_file(self.path, "seen-URL file")
         if isinstance(document, dict) and isinstance(document.get("entries"), dict):
             for url, value in document["entries"].items():
                 try:
@@ -757,6 +751,19 @@ class SeenUrls:
     def _extend(self, urls: Iterable[str]) -> None:
         for url in urls:
             self.record(url)
+
+
+def read_state_file(path: Path, what: str) -> object:
+    """The JSON document an `atomic_write` left at `path`; None when there is none, and None with a warning
+    when it cannot be read (the caller starts empty and the next save rewrites it)."""
+    try:
+        document: object = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("%s %s unreadable, starting empty: %s", what, path, exc)
+        return None
+    return document
 
 
 def atomic_write(path: Path, data: str) -> None:
@@ -791,32 +798,6 @@ class PollResult:
 
 
 async def poll_source(
-    client: httpx.AsyncClient,
-    source: Source,
-    seen: SeenUrls,
-    *,
-    max_bytes: int,
-    publish: Callable[[RawArticle], Awaitable[None]] | None = None,
-    politeness: Politeness = NO_POLITENESS,
-    etag: str | None = None,
-    last_modified: str | None = None,
-) -> tuple[list[RawArticle], list[FetchError]]:
-    """Fetch the source's feed and return a RawArticle for every item not seen before, with the errors.
-    See `poll_source_full`, which also returns the feed's validators."""
-    result = await poll_source_full(
-        client,
-        source,
-        seen,
-        max_bytes=max_bytes,
-        publish=publish,
-        politeness=politeness,
-        etag=etag,
-        last_modified=last_modified,
-    )
-    return result.articles, result.errors
-
-
-async def poll_source_full(
     client: httpx.AsyncClient,
     source: Source,
     seen: SeenUrls,

@@ -19,7 +19,7 @@ from typing import Any
 
 from schemas.raw_article import RawArticle
 from services.fetcher.health import HEALTH_STATES, SourceStates, state_path
-from services.fetcher.http import Politeness, SeenUrls, SitemapLimits, make_client, poll_source_full
+from services.fetcher.http import Politeness, SeenUrls, SitemapLimits, make_client, poll_source
 from services.fetcher.polite import HostLimiter, RobotsCache, next_delay_s
 from services.fetcher.sources import Source, SourcesState, follow_sources, load_sources
 from services.runtime import metrics
@@ -81,7 +81,7 @@ def build(settings: Settings, bootstrap: str) -> Any:
         state = states.get(source.id)
         async with slots:
             try:
-                result = await poll_source_full(
+                result = await poll_source(
                     client,
                     source,
                     seen,

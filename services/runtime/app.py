@@ -45,8 +45,9 @@ def source_topic(app: Any, settings: Settings, name: str) -> Any:
     return app.topic(name, partitions=settings.topic_partitions, key_type=bytes, value_type=bytes)
 
 
-def add_step_agent(app: Any, settings: Settings, topic: str, step: Step[Any]) -> None:
-    """Feed every message of `topic` to `step`, one at a time, as the agent named after the step's stage.
+def add_step_agent(app: Any, settings: Settings, topic: Any, step: Step[Any]) -> None:
+    """Feed every message of `topic` (a name, or a Faust topic the service declared itself, such as an
+    internal one) to `step`, one at a time, as the agent named after the step's stage.
 
     concurrency=1: faust-streaming can commit offsets past in-flight messages with more (its issue #606);
     scale with partitions and workers instead."""
@@ -55,7 +56,8 @@ def add_step_agent(app: Any, settings: Settings, topic: str, step: Step[Any]) ->
         async for event in stream.events():
             await step.submit(event.message)
 
-    app.agent(source_topic(app, settings, topic), concurrency=1, name=step.stage)(agent)
+    channel = source_topic(app, settings, topic) if isinstance(topic, str) else topic
+    app.agent(channel, concurrency=1, name=step.stage)(agent)
 
 
 def serve_metrics(settings: Settings, service: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -21,12 +21,7 @@ class BrokerUnavailable(RuntimeError):
 async def ensure_topics(settings: Settings, bootstrap: str, topics: Iterable[str] | None = None) -> list[str]:
     """Create the topics that do not exist yet, with the configured partition count. Returns those created."""
     wanted = list(topics) if topics is not None else settings.all_topics()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-    try:
-        await asyncio.wait_for(admin.start(), timeout=15)
-    except (KafkaError, OSError, TimeoutError) as exc:
-        raise BrokerUnavailable(_unreachable(bootstrap, exc)) from exc
-    try:
+    async with _admin(bootstrap) as admin:
         existing = set(await admin.list_topics())
         missing = [t for t in wanted if t not in existing]
         compacted = settings.compacted_topics()
@@ -45,8 +40,6 @@ async def ensure_topics(settings: Settings, bootstrap: str, topics: Iterable[str
                     ]
                 )
         return missing
-    finally:
-        await admin.close()
 
 
 async def delete_group_topics(bootstrap: str, group_prefix: str) -> list[str]:
@@ -55,16 +48,23 @@ async def delete_group_topics(bootstrap: str, group_prefix: str) -> list[str]:
 
     For throwaway groups such as the demo's: a broker that collects every run's internal topics grows slow
     to start (thousands of leftover partitions made a local broker's start about 30 s)."""
+    async with _admin(bootstrap) as admin:
+        doomed = sorted(t for t in await admin.list_topics() if t.startswith(f"{group_prefix}-"))
+        if doomed:
+            await admin.delete_topics(doomed)
+        return doomed
+
+
+@contextlib.asynccontextmanager
+async def _admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A started admin client; a broker that does not answer within 15 s is BrokerUnavailable."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
     try:
         await asyncio.wait_for(admin.start(), timeout=15)
     except (KafkaError, OSError, TimeoutError) as exc:
         raise BrokerUnavailable(_unreachable(bootstrap, exc)) from exc
     try:
-        doomed = sorted(t for t in await admin.list_topics() if t.startswith(f"{group_prefix}-"))
-        if doomed:
-            await admin.delete_topics(doomed)
-        return doomed
+        yield admin
     finally:
         await admin.close()
 

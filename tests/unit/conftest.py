@@ -51,3 +51,19 @@ def raw_article(body: str, content_type: str, **fields: object) -> RawArticle:
     }
     values.update(fields)
     return RawArticle.model_validate(values)
+
+
+# The seed page's comment widget and policy lines (the cleaner drops them; the tagger tests read the raw file).
+_SEED_WIDGET = ("Do you like this article?", "0 Comment(s)", "Comment Policy")
+
+
+@pytest.fixture(scope="session")
+def seed_paragraphs(seed_text: str) -> tuple[str, list[str]]:
+    """(title, paragraphs) of the seed article as the cleaner would give them to the tagger."""
+    lines = [line.strip() for line in seed_text.splitlines() if line.strip()]
+    # Lines 1-3 are the section, the category and the title; captions appear twice on the page.
+    paragraphs: list[str] = []
+    for line in lines[3:]:
+        if not line.startswith(_SEED_WIDGET) and line not in paragraphs:
+            paragraphs.append(line)
+    return lines[2], paragraphs

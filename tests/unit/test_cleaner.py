@@ -12,7 +12,6 @@ import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from lxml.html import HtmlElement  # type: ignore[import-untyped]
@@ -23,10 +22,9 @@ from schemas.raw_article import RawArticle
 from services.cleaner import extract
 from services.cleaner.boilerplate import is_boilerplate, is_byline
 from services.cleaner.extract import NoArticleError, article_id, canonical_url, clean_article
+from tests.conftest import SHARED
 from tests.unit.conftest import FETCHED_AT, raw_article
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-SEED = SHARED / "data" / "seed" / "nujaba-leader-moscow-visit.txt"
 BENCHMARK = SHARED / "data" / "extraction" / "scrapinghub"
 
 SEED_TITLE = "Harakat al-Nujaba leader's Russia visit raises concerns in Iraq"
@@ -44,11 +42,6 @@ SEED_WIDGET_START = "Do you like this article?"
 
 def raw(body: str, content_type: str = "text/plain", **fields: object) -> RawArticle:
     return raw_article(body, content_type, **fields)
-
-
-@pytest.fixture(scope="module")
-def seed_text() -> str:
-    return SEED.read_text(encoding="utf-8")
 
 
 def seed_page(seed: str) -> str:

@@ -576,7 +576,8 @@ def test_seen_urls_accepts_a_file_path_and_survives_a_damaged_file(
 async def test_poll_source_publishes_each_item_once(server: Server, client: httpx.AsyncClient, tmp_path: Path) -> None:
     source = _source(server, language="en")
     seen = SeenUrls(tmp_path)
-    articles, errors = await poll_source(client, source, seen, max_bytes=MAX_BYTES)
+    result = await poll_source(client, source, seen, max_bytes=MAX_BYTES)
+    articles, errors = result.articles, result.errors
     assert [a.url for a in articles] == [
         server.base + "/articles/utf8",
         server.base + "/articles/cp1256",
@@ -592,7 +593,8 @@ async def test_poll_source_publishes_each_item_once(server: Server, client: http
     assert server.hits["/articles/utf8"] == 1
 
     pages_before = sum(n for p, n in server.hits.items() if p.startswith("/articles/"))
-    articles, errors = await poll_source(client, source, seen, max_bytes=MAX_BYTES)
+    result = await poll_source(client, source, seen, max_bytes=MAX_BYTES)
+    articles, errors = result.articles, result.errors
     assert articles == []
     assert [e.reason for e in errors] == ["status_404"]  # a failed item is tried again
     assert server.hits["/rss.xml"] == 2
@@ -600,7 +602,8 @@ async def test_poll_source_publishes_each_item_once(server: Server, client: http
 
     # A restart: the seen URLs come back from disk.
     reloaded = SeenUrls(tmp_path)
-    articles, errors = await poll_source(client, source, reloaded, max_bytes=MAX_BYTES)
+    result = await poll_source(client, source, reloaded, max_bytes=MAX_BYTES)
+    articles, errors = result.articles, result.errors
     assert articles == []
     assert sum(n for p, n in server.hits.items() if p.startswith("/articles/")) == pages_before
     assert server.hits["/missing"] == 3
@@ -609,7 +612,8 @@ async def test_poll_source_publishes_each_item_once(server: Server, client: http
 async def test_poll_source_from_feed_text_only(server: Server, client: httpx.AsyncClient, tmp_path: Path) -> None:
     source = _source(server, "/atom.xml", fetch_full_page=False)
     seen = SeenUrls(tmp_path)
-    articles, errors = await poll_source(client, source, seen, max_bytes=MAX_BYTES)
+    result = await poll_source(client, source, seen, max_bytes=MAX_BYTES)
+    articles, errors = result.articles, result.errors
     assert errors == []
     (article,) = articles
     assert article.url == server.base + "/news/visit.html"
@@ -619,7 +623,7 @@ async def test_poll_source_from_feed_text_only(server: Server, client: httpx.Asy
         "Envoy visit",
     )
     assert server.hits["/news/visit.html"] == 0
-    assert (await poll_source(client, source, SeenUrls(tmp_path), max_bytes=MAX_BYTES))[0] == []
+    assert (await poll_source(client, source, SeenUrls(tmp_path), max_bytes=MAX_BYTES)).articles == []
 
 
 async def test_poll_source_feed_failure_is_one_error(server: Server, client: httpx.AsyncClient, tmp_path: Path) -> None:
@@ -629,7 +633,8 @@ async def test_poll_source_feed_failure_is_one_error(server: Server, client: htt
         ("/missing", "status_404"),
         ("/image.png", "bad_content_type"),
     ):
-        articles, errors = await poll_source(client, _source(server, path), seen, max_bytes=MAX_BYTES)
+        result = await poll_source(client, _source(server, path), seen, max_bytes=MAX_BYTES)
+        articles, errors = result.articles, result.errors
         assert articles == []
         assert [e.reason for e in errors] == [reason]
 
@@ -741,9 +746,8 @@ async def test_poll_source_reports_a_seen_store_it_cannot_write(
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("", encoding="utf-8")
     seen = SeenUrls(blocker / "seen.json")
-    articles, errors = await poll_source(
-        client, _source(server, "/atom.xml", fetch_full_page=False), seen, max_bytes=MAX_BYTES
-    )
+    result = await poll_source(client, _source(server, "/atom.xml", fetch_full_page=False), seen, max_bytes=MAX_BYTES)
+    articles, errors = result.articles, result.errors
     assert len(articles) == 1  # still returned, to be published
     assert [e.reason for e in errors] == ["seen_store"]
     assert seen.seen(articles[0].url)

@@ -19,7 +19,7 @@ from aiohttp.typedefs import Handler
 
 from schemas.source import SourceSpec, SourceUpdate
 from services.fetcher.feeds import FeedError, detect_kind, parse_json_feed, parse_sitemap
-from services.fetcher.http import SeenUrls, SitemapLimits, make_client, poll_source_full
+from services.fetcher.http import SeenUrls, SitemapLimits, make_client, poll_source
 from services.fetcher.sources import Source, SourcesState, decode_update, updates_for
 from tests.unit.conftest import ServeHttp
 
@@ -73,7 +73,7 @@ def _page(site: Site, name: str, text: str | None = None) -> None:
 async def _poll(
     client: httpx.AsyncClient, source: Source, seen: SeenUrls, **kwargs: object
 ) -> tuple[list[str], list[str]]:
-    result = await poll_source_full(client, source, seen, max_bytes=MAX_BYTES, **kwargs)  # type: ignore[arg-type]
+    result = await poll_source(client, source, seen, max_bytes=MAX_BYTES, **kwargs)  # type: ignore[arg-type]
     return [a.url for a in result.articles], [e.reason for e in result.errors]
 
 
@@ -254,7 +254,7 @@ async def test_gzip_sitemap_bomb_is_cut(site: Site, client: httpx.AsyncClient, t
     bomb = gzip.compress(_urlset() + b" " * (MAX_BYTES * 20))
     site.docs["/bomb.xml.gz"] = (bomb, "application/gzip", {})
     source = Source(id="bomb", url=site.base + "/bomb.xml.gz", kind="sitemap")
-    result = await poll_source_full(client, source, SeenUrls(tmp_path), max_bytes=MAX_BYTES)
+    result = await poll_source(client, source, SeenUrls(tmp_path), max_bytes=MAX_BYTES)
     assert [e.reason for e in result.errors] == ["too_large"]
     assert not result.feed_ok
 
@@ -268,28 +268,28 @@ async def test_page_source_published_when_new_then_as_a_revision_when_changed(
     _page(site, "statement", "First version")
     source = Source(id="statement", url=site.base + "/statement", kind="page", language="en")
     seen = SeenUrls(tmp_path)
-    first = await poll_source_full(client, source, seen, max_bytes=MAX_BYTES)
+    first = await poll_source(client, source, seen, max_bytes=MAX_BYTES)
     assert [(a.url, a.revision, a.language_hint) for a in first.articles] == [(site.base + "/statement", 0, "en")]
     assert "First version" in first.articles[0].body
-    assert (await poll_source_full(client, source, seen, max_bytes=MAX_BYTES)).articles == []  # unchanged
+    assert (await poll_source(client, source, seen, max_bytes=MAX_BYTES)).articles == []  # unchanged
 
     _page(site, "statement", "Second version")
-    changed = await poll_source_full(client, source, seen, max_bytes=MAX_BYTES)
+    changed = await poll_source(client, source, seen, max_bytes=MAX_BYTES)
     assert [a.revision for a in changed.articles] == [1]
     assert changed.articles[0].revision_of == first.articles[0].content_sha256
 
     # With an ETag the next poll is conditional: a 304 is a success with nothing new.
     body, content_type, _ = site.docs["/statement"]
     site.docs["/statement"] = (body, content_type, {"ETag": '"v2"'})
-    tagged = await poll_source_full(client, source, seen, max_bytes=MAX_BYTES)
+    tagged = await poll_source(client, source, seen, max_bytes=MAX_BYTES)
     assert (tagged.articles, tagged.etag) == ([], '"v2"')
-    again = await poll_source_full(client, source, seen, max_bytes=MAX_BYTES, etag=tagged.etag)
+    again = await poll_source(client, source, seen, max_bytes=MAX_BYTES, etag=tagged.etag)
     assert (again.articles, again.not_modified, again.feed_ok, again.errors) == ([], True, True, [])
 
 
 async def test_page_source_failure_is_one_error(site: Site, client: httpx.AsyncClient, tmp_path: Path) -> None:
     source = Source(id="gone", url=site.base + "/nowhere", kind="page")
-    result = await poll_source_full(client, source, SeenUrls(tmp_path), max_bytes=MAX_BYTES)
+    result = await poll_source(client, source, SeenUrls(tmp_path), max_bytes=MAX_BYTES)
     assert ([e.reason for e in result.errors], result.feed_ok) == (["status_404"], False)
 
 
@@ -302,14 +302,14 @@ async def test_page_published_before_it_is_marked_seen(site: Site, client: httpx
         raise ConnectionError("broker down")
 
     with pytest.raises(ConnectionError):
-        await poll_source_full(client, source, seen, max_bytes=MAX_BYTES, publish=broker_down)
+        await poll_source(client, source, seen, max_bytes=MAX_BYTES, publish=broker_down)
     assert not seen.seen(site.base + "/p")  # so the next poll publishes it
     published: list[str] = []
 
     async def ok(article: object) -> None:
         published.append(getattr(article, "url", ""))
 
-    await poll_source_full(client, source, seen, max_bytes=MAX_BYTES, publish=ok)
+    await poll_source(client, source, seen, max_bytes=MAX_BYTES, publish=ok)
     assert published == [site.base + "/p"] and seen.seen(site.base + "/p")
 
 

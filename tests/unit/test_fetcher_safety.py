@@ -34,7 +34,7 @@ from services.fetcher.http import (
     fetch_feed_conditional,
     make_client,
     page_canonical,
-    poll_source_full,
+    poll_source,
 )
 from services.fetcher.polite import HostLimiter, RobotsCache, next_delay_s, retry_after_s
 from services.fetcher.sources import Source
@@ -321,19 +321,19 @@ async def test_conditional_get_sends_the_validators_and_takes_304(site: Site, cl
 async def test_validators_survive_a_restart(site: Site, client: httpx.AsyncClient, tmp_path: Path) -> None:
     site.feed_items = [("One", "/p/one", "first")]
     states = SourceStates(tmp_path)
-    result = await poll_source_full(client, _source(site), SeenUrls(tmp_path), max_bytes=MAX_BYTES)
+    result = await poll_source(client, _source(site), SeenUrls(tmp_path), max_bytes=MAX_BYTES)
     states.get("wire").record(result, now=1000.0, next_due=1300.0)
     states.save()
     reloaded = SourceStates(tmp_path).get("wire")
     assert (reloaded.etag, reloaded.next_due) == ('"f1"', 1300.0)
-    again = await poll_source_full(client, _source(site), SeenUrls(tmp_path), max_bytes=MAX_BYTES, etag=reloaded.etag)
+    again = await poll_source(client, _source(site), SeenUrls(tmp_path), max_bytes=MAX_BYTES, etag=reloaded.etag)
     assert again.feed_ok and again.not_modified and again.articles == []
 
 
 @pytest.mark.parametrize("code", [429, 503])
 async def test_429_and_503_carry_retry_after(site: Site, client: httpx.AsyncClient, code: int) -> None:
     source = Source(id="busy", url=f"{site.base}/status/{code}")
-    result = await poll_source_full(
+    result = await poll_source(
         client, source, SeenUrls(Path("/nonexistent/x.json")), max_bytes=MAX_BYTES, save_seen=False
     )
     assert not result.feed_ok
@@ -430,21 +430,21 @@ async def test_changed_article_is_emitted_once_as_a_revision(
     site.feed_items = [("Talks", "/p/talks", "v1")]
     site.page_text["talks"] = "<p>Talks begin.</p>"
     seen = SeenUrls(tmp_path)
-    first = await poll_source_full(client, _source(site), seen, max_bytes=MAX_BYTES)
+    first = await poll_source(client, _source(site), seen, max_bytes=MAX_BYTES)
     assert [(a.revision, a.revision_of) for a in first.articles] == [(0, None)]
     # Unchanged: nothing, and the page is not fetched again.
-    again = await poll_source_full(client, _source(site), seen, max_bytes=MAX_BYTES)
+    again = await poll_source(client, _source(site), seen, max_bytes=MAX_BYTES)
     assert again.articles == [] and len(site.starts["/p/talks"]) == 1
     # The feed entry changes but the page does not: still nothing.
     site.feed_items = [("Talks", "/p/talks", "v2")]
-    same = await poll_source_full(client, _source(site), seen, max_bytes=MAX_BYTES)
+    same = await poll_source(client, _source(site), seen, max_bytes=MAX_BYTES)
     assert same.articles == []
     # The page changes: one revision pointing to the first version, then never again.
     site.feed_items = [("Talks (updated)", "/p/talks", "v3")]
     site.page_text["talks"] = "<p>Talks begin. Update: an agreement.</p>"
-    revised = await poll_source_full(client, _source(site), SeenUrls(tmp_path), max_bytes=MAX_BYTES)
+    revised = await poll_source(client, _source(site), SeenUrls(tmp_path), max_bytes=MAX_BYTES)
     assert [(a.revision, a.revision_of) for a in revised.articles] == [(1, first.articles[0].content_sha256)]
-    last = await poll_source_full(client, _source(site), SeenUrls(tmp_path), max_bytes=MAX_BYTES)
+    last = await poll_source(client, _source(site), SeenUrls(tmp_path), max_bytes=MAX_BYTES)
     assert last.articles == []
 
 
@@ -453,10 +453,10 @@ async def test_rel_canonical_dedupes_two_urls(site: Site, client: httpx.AsyncCli
     site.page_text["one"] = '<link rel="canonical" href="/p/story"><p>same</p>'
     site.page_text["two"] = '<link rel="canonical" href="/p/story"><p>same</p>'
     seen = SeenUrls(tmp_path)
-    first = await poll_source_full(client, _source(site), seen, max_bytes=MAX_BYTES)
+    first = await poll_source(client, _source(site), seen, max_bytes=MAX_BYTES)
     assert [a.canonical_url for a in first.articles] == [site.base + "/p/story"]
     site.feed_items = [("A again", "/p/two", "y")]
-    second = await poll_source_full(client, _source(site), seen, max_bytes=MAX_BYTES)
+    second = await poll_source(client, _source(site), seen, max_bytes=MAX_BYTES)
     assert second.articles == []
 
 

@@ -27,10 +27,8 @@ from services.watchlist import load_watchlist
 REPO = Path(__file__).resolve().parents[2]
 WATCHLIST = REPO / "services" / "demo_data" / "watchlist.yaml"
 SAMPLES = REPO / "services" / "demo_data" / "samples"
-SEED = REPO.parent / "shared" / "data" / "seed" / "nujaba-leader-moscow-visit.txt"
 KAABI = "akram-al-kaabi"
 NUJABA = "harakat-al-nujaba"
-_DROP = ("Do you like this article?", "0 Comment(s)", "Comment Policy")
 
 
 def article(paragraphs: list[str], title: str = "test") -> CleanArticle:
@@ -52,16 +50,9 @@ def tagger() -> Tagger:
 
 
 @pytest.fixture(scope="module")
-def seed(tagger: Tagger) -> TaggedArticle:
-    if not SEED.is_file():
-        pytest.skip(f"seed article not present at {SEED}")
-    lines = [line.strip() for line in SEED.read_text(encoding="utf-8").splitlines() if line.strip()]
-    # Lines 1-3 are the section, the category and the title; captions appear twice on the page.
-    paragraphs: list[str] = []
-    for line in lines[3:]:
-        if not line.startswith(_DROP) and line not in paragraphs:
-            paragraphs.append(line)
-    return tagger.tag(article(paragraphs, title=lines[2]))
+def seed(tagger: Tagger, seed_paragraphs: tuple[str, list[str]]) -> TaggedArticle:
+    title, paragraphs = seed_paragraphs
+    return tagger.tag(article(paragraphs, title=title))
 
 
 def tag_text(tagger: Tagger, text: str) -> TaggedArticle:

@@ -22,8 +22,6 @@ from services.watchlist import load_watchlist
 REPO = Path(__file__).resolve().parents[2]
 PASSAGES = REPO / "tests" / "data" / "tagger" / "passages.yaml"
 WATCHLIST = REPO / "services" / "demo_data" / "watchlist.yaml"
-SEED = REPO.parent / "shared" / "data" / "seed" / "nujaba-leader-moscow-visit.txt"
-_DROP = ("Do you like this article?", "0 Comment(s)", "Comment Policy")
 
 # Floors set a little below the measured figures (round 4, 92 passages: entities 0.98 / 0.98, interactions
 # 0.97 / 0.91), so a regression fails.
@@ -200,16 +198,11 @@ def test_accuracy_on_passages(suite: Suite, capsys: pytest.CaptureFixture[str]) 
         assert figures[name] >= floor, f"{name} {figures[name]:.2f} below floor {floor}"
 
 
-def test_accuracy_on_seed_article(suite: Suite, capsys: pytest.CaptureFixture[str]) -> None:
+def test_accuracy_on_seed_article(
+    suite: Suite, seed_paragraphs: tuple[str, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
     tagger, _, expected = suite
-    if not SEED.is_file():
-        pytest.skip(f"seed article not present at {SEED}")
-    lines = [line.strip() for line in SEED.read_text(encoding="utf-8").splitlines() if line.strip()]
-    # Lines 1-3 are the section, the category and the title; captions appear twice on the page.
-    paragraphs: list[str] = []
-    for line in lines[3:]:
-        if not line.startswith(_DROP) and line not in paragraphs:
-            paragraphs.append(line)
+    _, paragraphs = seed_paragraphs
     score = Score()
     score_entities(tagger.tag(article(paragraphs)), expected, "seed", score, {EntityKind.PERSON, EntityKind.ORG})
     with capsys.disabled():
