@@ -109,6 +109,7 @@ def test_duplicates_and_stories_survive_a_restart(
     first.process.terminate()
     first.process.wait(timeout=30)
     second = services.start("cleaner", settings)
+    assert second.wait_ready(timeout_s=120), second.log()
     publish_bytes(
         kafka_bootstrap, settings.topic_raw, [(b"d", raw("https://fourth.example.com/d", f"T\n\n{STORY} End."))]
     )

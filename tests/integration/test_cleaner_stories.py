@@ -99,6 +99,7 @@ def test_copy_on_another_process_joins_the_story(
     second = services.start("cleaner", settings)
     split = wait_split(kafka_bootstrap, settings.group_id("cleaner"), settings.topic_raw, timeout_s=45)
     assert split, first.log() + second.log()
+    assert first.wait_ready(timeout_s=120) and second.wait_ready(timeout_s=120), first.log() + second.log()
     # The original goes to a partition one process reads, the copies to one the other process reads.
     here, there = min(split[0]), min(split[1])
     assert here not in split[1] and there not in split[0]
