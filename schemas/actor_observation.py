@@ -20,6 +20,13 @@ class CounterpartContact(Part):
     interaction_type: InteractionType
     modality: Modality
     evidence: Evidence
+    kb_id: str | None = Field(
+        default=None,
+        description="Office-holder knowledge-base id when the tagger linked the person (the id is then 'kb:<kb_id>').",
+    )
+    former: bool = Field(
+        default=False, description="A former holder of the role: not a current government counterpart, never alerts."
+    )
 
 
 class ActorObservation(Contract):

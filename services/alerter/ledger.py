@@ -21,6 +21,9 @@ class CounterpartRecord(BaseModel):
     role: str | None = None
     country: CountryCode | None = None
     sector: Sector
+    # Knowledge-base id of the person once a contact was linked to it; a record first seen by name keeps its
+    # name-based id, so ledgers written before KB links keep working.
+    kb_id: str | None = None
     first_seen_article: str
     first_seen_at: UtcDatetime
     last_seen_at: UtcDatetime

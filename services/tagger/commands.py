@@ -1,19 +1,23 @@
 """`actorwatch` subcommands that belong to the tagger (registered by services/cli.py).
 
-    actorwatch tag FILE... | -  [--watchlist FILE] [--format json|table]
+    actorwatch tag FILE... | -  [--watchlist FILE] [--format json|table] [--all-sentences]
+    actorwatch kb who NAME [--at DATE]
+    actorwatch kb import FILE [--out PATH]
 
-Tags plain text or a clean-article JSON (the `clean-articles` contract) offline, against the configured
-watchlist or another one, and prints the `tagged-articles` JSON: one line per input."""
+`tag` tags plain text or a clean-article JSON (the `clean-articles` contract) offline, against the configured
+watchlist or another one, and prints the `tagged-articles` JSON: one line per input. `kb` answers from the
+office-holder knowledge base and imports Wikidata SPARQL results into it."""
 
 from __future__ import annotations
 
 import argparse
 import hashlib
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from schemas.clean_article import PARAGRAPH_SEPARATOR, CleanArticle
@@ -34,20 +38,45 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     tag.add_argument("files", nargs="+", metavar="FILE", help="text or clean-article JSON file; '-' reads stdin")
     tag.add_argument("--watchlist", type=Path, help="watchlist YAML (default: ACTORWATCH_WATCHLIST_PATH)")
     tag.add_argument("--format", choices=("json", "table"), default="json", help="output format (default json)")
+    tag.add_argument(
+        "--all-sentences",
+        action="store_true",
+        help="parse every sentence, not only those that can carry a watched actor's contact (for evaluation)",
+    )
     tag.set_defaults(handler=cmd_tag)
+
+    kb = commands.add_parser("kb", help="the office-holder knowledge base: who held an office, import Wikidata")
+    kb_commands = kb.add_subparsers(dest="kb_command", required=True, metavar="COMMAND")
+    who = kb_commands.add_parser("who", help="what the knowledge base says of a name at a date")
+    who.add_argument("name", metavar="NAME", help='a name as the news writes it, e.g. "Lavrov"')
+    who.add_argument("--at", metavar="DATE", help="YYYY-MM-DD (default: today)")
+    who.add_argument("--json", action="store_true", help="JSON output")
+    who.set_defaults(handler=cmd_kb_who)
+    imp = kb_commands.add_parser("import", help="convert Wikidata SPARQL JSON results into a knowledge-base file")
+    imp.add_argument("file", type=Path, metavar="FILE", help="SPARQL JSON results (query in the README)")
+    imp.add_argument(
+        "--out",
+        type=Path,
+        default=Path(".actorwatch-state/kb/wikidata.tsv"),
+        help="TSV file to write (default .actorwatch-state/kb/wikidata.tsv; add it to ACTORWATCH_TAGGER_KB_PATHS)",
+    )
+    imp.set_defaults(handler=cmd_kb_import)
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
     from services.cli import EXIT_CONFIG, CliError, load_settings
+    from services.tagger.factory import TaggerSetupError, build_tagger
     from services.tagger.lexicon import LexiconError
-    from services.tagger.tag import Tagger
     from services.watchlist import WatchlistError, load_watchlist
 
-    path: Path = args.watchlist if args.watchlist is not None else load_settings().watchlist_path
+    settings = load_settings()
+    path: Path = args.watchlist if args.watchlist is not None else settings.watchlist_path
     try:
-        tagger = Tagger(load_watchlist(path))
+        tagger = build_tagger(settings, load_watchlist(path), parse_all=True if args.all_sentences else None)
     except (WatchlistError, LexiconError) as exc:
         raise CliError(str(exc), EXIT_CONFIG) from exc
+    except TaggerSetupError as exc:
+        raise CliError(f"configuration error: {exc}", EXIT_CONFIG) from exc
     # Read and parse every input first, so a bad file fails before any output is printed.
     articles = [read_article(name) for name in args.files]
     for article in articles:
@@ -56,6 +85,77 @@ def cmd_tag(args: argparse.Namespace) -> int:
             print(format_table(tagged))
         else:
             sys.stdout.write(tagged.to_bytes().decode() + "\n")
+    return 0
+
+
+def cmd_kb_who(args: argparse.Namespace) -> int:
+    from services.cli import EXIT_CONFIG, CliError, load_settings
+    from services.tagger.kb import KnowledgeBaseError, load_kb
+
+    try:
+        at = date.fromisoformat(args.at) if args.at else datetime.now(UTC).date()
+    except ValueError:
+        raise CliError(f"--at {args.at!r}: not a date (YYYY-MM-DD)", EXIT_CONFIG) from None
+    settings = load_settings()
+    try:
+        kb = load_kb(tuple(settings.tagger_kb_paths))
+    except KnowledgeBaseError as exc:
+        raise CliError(f"configuration error: ACTORWATCH_TAGGER_KB_PATHS: {exc}", EXIT_CONFIG) from exc
+    resolution = kb.resolve(args.name, at)
+    terms = sorted(kb.candidates(args.name), key=lambda r: (r.person_id, r.start))
+    if args.json:
+        payload = {
+            "name": args.name,
+            "at": at.isoformat(),
+            "resolved": None
+            if resolution is None
+            else {
+                "id": resolution.record.person_id,
+                "name": resolution.record.name,
+                "country": resolution.record.country,
+                "office": resolution.record.office,
+                "sector": resolution.record.sector.value,
+                "current": resolution.current,
+            },
+            "terms": [
+                {
+                    "id": r.person_id,
+                    "name": r.name,
+                    "country": r.country,
+                    "office": r.office,
+                    "start": r.start.isoformat(),
+                    "end": r.end.isoformat() if r.end else None,
+                    "source": r.source,
+                }
+                for r in terms
+            ],
+        }
+        sys.stdout.write(orjson.dumps(payload).decode() + "\n")
+        return 0 if terms else 1
+    if not terms:
+        print(f"{args.name}: not in the knowledge base ({len(kb)} office terms)")
+        return 1
+    if resolution is None:
+        print(f"{args.name} on {at.isoformat()}: ambiguous or not in office; terms:")
+    else:
+        r = resolution.record
+        state = "in office" if resolution.current else "former"
+        print(f"{args.name} on {at.isoformat()}: {r.name} ({r.person_id}), {r.office} of {r.country}, {state}")
+    for r in terms:
+        print(f"  {r.person_id:<28} {r.country}  {r.office:<32} {r.start.isoformat()} .. {r.end or ''}  ({r.source})")
+    return 0
+
+
+def cmd_kb_import(args: argparse.Namespace) -> int:
+    from services.cli import EXIT_CONFIG, CliError
+    from services.tagger.kb import KnowledgeBaseError
+    from services.tagger.kb.wikidata import import_file
+
+    try:
+        result = import_file(args.file, args.out)
+    except KnowledgeBaseError as exc:
+        raise CliError(str(exc), EXIT_CONFIG) from exc
+    print(f"wrote {len(result.rows)} office terms to {args.out} ({result.skipped} rows skipped: no country or start)")
     return 0
 
 

@@ -50,6 +50,9 @@ class Body:
     country: str | None
     sector: Sector
     generic: bool
+    # A group of a state's people ("Iranian authorities", "Israeli soldiers"): needs its nationality, and the
+    # phrase as written (nationality included) is its name.
+    collective: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +166,16 @@ def _titles(path: Path) -> Iterator[Title]:
 
 def _bodies(path: Path) -> Iterator[Body]:
     for where, (name, aliases, country, sector, scope) in _rows(path, 5):
-        if scope not in ("fixed", "generic"):
-            raise LexiconError(f"{where}: scope must be fixed or generic, got {scope!r}")
-        yield Body(name, _items(aliases), _country(where, country), _sector(where, sector), scope == "generic")
+        if scope not in ("fixed", "generic", "collective"):
+            raise LexiconError(f"{where}: scope must be fixed, generic or collective, got {scope!r}")
+        yield Body(
+            name,
+            _items(aliases),
+            _country(where, country),
+            _sector(where, sector),
+            scope != "fixed",
+            scope == "collective",
+        )
 
 
 def _predicates(path: Path) -> Iterator[Predicate]:

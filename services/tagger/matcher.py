@@ -9,7 +9,7 @@ leftmost ones."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 from typing import Any
@@ -34,9 +34,10 @@ class Cat(IntEnum):
     COUNTRY = 4
     DEMONYM = 5
     CAPITAL = 6
-    DESCRIPTOR = 7
-    PREDICATE = 8
-    ORG_HEAD = 9  # kept apart: only a hint that a capitalised name may be an organisation
+    PERSON = 7  # a name of an office-holder in the knowledge base ("Lavrov", "Recep Tayyip Erdogan")
+    DESCRIPTOR = 8
+    PREDICATE = 9
+    ORG_HEAD = 10  # kept apart: only a hint that a capitalised name may be an organisation
 
 
 class Case(Enum):
@@ -45,7 +46,15 @@ class Case(Enum):
     EXACT = "exact"  # acronyms: the text must equal the key as written
 
 
-Ref = WatchlistEntry | Body | Title | Country | Descriptor | Predicate | OrgHead | None
+@dataclass(frozen=True, slots=True)
+class KbPerson:
+    """A knowledge-base person as an alias-pass key: its id (resolution as of a date comes later)."""
+
+    person_id: str
+    name: str
+
+
+Ref = WatchlistEntry | Body | Title | Country | Descriptor | Predicate | OrgHead | KbPerson | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +151,12 @@ def alias_variants(alias: str) -> set[str]:
 class Matcher:
     """Built once per Tagger; `scan` is pure and may be called from any thread."""
 
-    def __init__(self, lexicon: Lexicon, watchlist: Sequence[WatchlistEntry]) -> None:
+    def __init__(
+        self,
+        lexicon: Lexicon,
+        watchlist: Sequence[WatchlistEntry],
+        kb_names: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         self._keys: dict[str, list[Key]] = {}
         for entry in watchlist:
             for alias in [entry.name, *entry.aliases]:
@@ -174,6 +188,14 @@ class Matcher:
             self._add(_normalise(descriptor.phrase), Key(Cat.DESCRIPTOR, descriptor.phrase, Case.ANY, descriptor))
         for head in lexicon.org_heads:
             self._add(_normalise(head.word), Key(Cat.ORG_HEAD, head.word, Case.CAPITAL, head))
+        for person_id, names in (kb_names or {}).items():
+            person = KbPerson(person_id, names[0])
+            for name in names:
+                # Names only as written with capitals: "Sisi" is a person, "sisi" is nothing.
+                if len(name) >= 3 and (name[:1].isupper() or _is_acronym(name)):
+                    self._add_proper(name, Cat.PERSON, person)
+                    if "-" in name:
+                        self._add_proper(name.replace("-", " "), Cat.PERSON, person)
         self._automaton: Any = ahocorasick.Automaton()
         for folded, keys in self._keys.items():
             keys.sort(key=lambda k: k.cat)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from schemas.tagged_article import EntityKind, Sector
 from schemas.watchlist import WatchlistEntry
 from services.tagger.lexicon import Body, Country, Descriptor, OrgHead, Title, TitleScope
-from services.tagger.matcher import Cat, Hit
+from services.tagger.matcher import Cat, Hit, KbPerson
 from services.tagger.text import Span
 
 
@@ -39,6 +39,9 @@ class Mention:
     descriptor: bool = False  # "the Iraqi militia leader": must be resolved or dropped
     pronoun: bool = False  # "He": must be resolved and used by an interaction or dropped
     used: bool = False
+    kb_id: str | None = None  # the office-holder knowledge-base person, when linked
+    former: bool = False  # a former holder of its role ("former prime minister X")
+    inferred: bool = False  # country or sector inferred from context, not said with the name
 
     def __post_init__(self) -> None:
         if self.lead < 0:
@@ -227,6 +230,10 @@ def find_mentions(doc: Doc, index: int, span: Span, watch: dict[str, WatchlistEn
                 found.append(mention)
         elif cat is Cat.WATCH and hit.start not in consumed:
             found.append(_watched(index, hit))
+        elif cat is Cat.PERSON and hit.start not in consumed:
+            person = _kb_person(doc, index, span, hit)
+            if person is not None:
+                found.append(person)
     if found:
         found.sort(key=lambda m: m.start)
         for mention in list(found):
@@ -265,6 +272,25 @@ def _watched(index: int, hit: Hit) -> Mention:
         role=entry.role,
         actor_id=entry.actor_id,
     )
+
+
+_LAST_WORD = re.compile(r"[\w'’-]+$")
+
+
+def _kb_person(doc: Doc, index: int, span: Span, hit: Hit) -> Mention | None:
+    """A knowledge-base name ("Lavrov", "Recep Tayyip Erdogan"); linked to its record later, as of the
+    article's date. Not when it only ends a longer name the KB does not know ("Ahmed Lavrov")."""
+    q = doc.back(hit.start, span.start)
+    if span.start < q < hit.start and doc.by_end.get(q) is None:
+        word = _LAST_WORD.search(doc.text, max(span.start, q - 30), q)
+        if word is not None and word.group()[:1].isupper() and word.group() not in _NAME_STOP:
+            return None
+    person = hit.key.ref
+    assert isinstance(person, KbPerson)
+    why = f"kb name '{doc.text[hit.start : hit.end]}'"
+    mention = Mention(EntityKind.PERSON, hit.start, hit.end, person.name, why, index)
+    mention.kb_id = person.person_id
+    return mention
 
 
 def _country_before(doc: Doc, pos: int, lo: int) -> tuple[Country, int] | None:
@@ -325,9 +351,17 @@ def _body(doc: Doc, index: int, span: Span, hit: Hit) -> Mention | None:
         elif after is not None:
             country, tail = after[0].iso3, after[1]
             source = doc.text[hit.end : tail].strip()
-        elif not doc.text[hit.start].isupper():
+        elif not doc.text[hit.start].isupper() or body.collective:
             # "the government" with no country says too little to be an actor.
             return None
+    if body.collective:
+        # "Iranian authorities", "Israeli soldiers": the nationality is part of the name as written.
+        if before is None:
+            return None
+        name = " ".join(doc.text[lead : hit.end].split())
+        why = f"collective '{body.name}' of '{source}'"
+        mention = Mention(EntityKind.ORG, lead, hit.end, name, why, index, country, body.sector)
+        return mention
     why = f"lexicon body '{body.name}'" + (f", country from '{source}'" if source else "")
     mention = Mention(EntityKind.ORG, hit.start, hit.end, body.name, why, index, country, body.sector)
     mention.lead, mention.tail = lead, tail
@@ -619,7 +653,7 @@ def _trim_name(doc: Doc, start: int, end: int, place_first: bool = False) -> tup
 
     def blocked(word: tuple[int, int]) -> bool:
         hit = doc.by_start.get(word[0])
-        if hit is not None and hit.cat not in (Cat.WATCH, Cat.PREDICATE, Cat.DESCRIPTOR):
+        if hit is not None and hit.cat not in (Cat.WATCH, Cat.PREDICATE, Cat.DESCRIPTOR, Cat.PERSON):
             return True
         return doc.text[word[0] : word[1]] in _NAME_STOP
 

@@ -10,7 +10,7 @@ from schemas.clean_article import CleanArticle
 from services.runtime.app import add_step_agent, make_app
 from services.runtime.step import Outgoing, Step, faust_sink, in_executor
 from services.settings import Settings
-from services.tagger.tag import Tagger
+from services.tagger.factory import build_tagger, log_resources
 from services.watchlist import Watchlist, WatchlistState, follow_watchlist, load_watchlist_file
 
 SERVICE = "tagger"
@@ -21,10 +21,12 @@ def build(settings: Settings, bootstrap: str) -> Any:
     # Live watchlist: the compacted topic (seeded from the file); a change swaps in a rebuilt Tagger, which
     # the next article uses (one reference assignment, so the tagging thread never sees a half-built one).
     watchlist_state = WatchlistState(load_watchlist_file(settings.watchlist_path))
-    current = [Tagger(list(watchlist_state.current.entries.values()))]
+    log_resources(settings)
+    current = [build_tagger(settings, list(watchlist_state.current.entries.values()))]
 
     def rebuild(watchlist: Watchlist) -> None:
-        current[0] = Tagger(list(watchlist.entries.values()))
+        # The model and knowledge base are cached per process: only the alias automaton is rebuilt.
+        current[0] = build_tagger(settings, list(watchlist.entries.values()))
 
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tag")
 

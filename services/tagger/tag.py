@@ -4,27 +4,37 @@ Plain logic, no Kafka: services.tagger.service wires it in. A Tagger is built on
 automaton) and reused; tag() is pure and its work is bounded (services.tagger.text caps characters and
 sentences), so one bad article cannot stall the stream.
 
-Steps per article:
-1. fold the text (same length, so offsets carry over) and split it into sentences;
-2. one Aho-Corasick pass finds every alias and lexicon phrase (services.tagger.matcher);
-3. per sentence, mentions are built from those hits (services.tagger.mentions);
-4. across the article, surnames and acronyms are linked to their first full mention;
-5. sentence by sentence, descriptions and pronouns are resolved, repeated names linked, and predicates
-   turned into interactions (services.tagger.relations)."""
+Steps per article (each its own module):
+1. fold the text (same length, so offsets carry over) and split it into sentences (text);
+2. alias pass: one Aho-Corasick pass finds every watched alias, knowledge-base name and lexicon phrase
+   (matcher);
+3. parse: the sentences that can carry a watched actor's contact (gate) go through spaCy (nlp); none in an
+   article that mentions no watched actor;
+4. mentions: per sentence, from the hits (mentions) and the parser's PERSON entities (people);
+5. KB linking: persons get country, sector, office and former/current as of the article's date (people, kb);
+6. coreference: surnames and acronyms to their first full mention; descriptions and pronouns resolved
+   sentence by sentence (below);
+7. interactions: lexical predicates (relations), then the dependency parse (syntax)."""
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
+from datetime import date
 
 from schemas.clean_article import CleanArticle
 from schemas.tagged_article import Entity, EntityKind, Evidence, Interaction, Sector, TaggedArticle
 from schemas.watchlist import WatchlistEntry
+from services.tagger.gate import sentences_to_parse
+from services.tagger.kb import KnowledgeBase, load_kb
 from services.tagger.lexicon import Lexicon, load_lexicon
 from services.tagger.matcher import Matcher
 from services.tagger.mentions import Doc, Mention, find_mentions, mark_zones
+from services.tagger.nlp import DEFAULT_MODEL, LoadedPipeline, ParsedSentence, load_pipeline, parse_sentences
+from services.tagger.people import add_recognised_persons, link_to_kb, resolve_office
 from services.tagger.relations import Link, link_sentence
+from services.tagger.syntax import Trigger, link_parsed, load_triggers
 from services.tagger.text import MAX_CHARS, fold, split_sentences
 
 __all__ = ["Lexicon", "Tagger", "load_lexicon"]
@@ -34,26 +44,56 @@ _MemoryKey = tuple[str, ...]
 
 
 class Tagger:
-    def __init__(self, watchlist: Sequence[WatchlistEntry], lexicon: Lexicon | None = None) -> None:
+    """Built once per watchlist (the model and knowledge base are loaded once per process and shared)."""
+
+    def __init__(
+        self,
+        watchlist: Sequence[WatchlistEntry],
+        lexicon: Lexicon | None = None,
+        *,
+        kb: KnowledgeBase | None = None,
+        pipeline: LoadedPipeline | None = None,
+        model: str = DEFAULT_MODEL,
+        parse: bool = True,
+        parse_all: bool = False,
+    ) -> None:
         self._lexicon = lexicon if lexicon is not None else load_lexicon()
         self._watch = {entry.actor_id: entry for entry in watchlist}
-        self._matcher = Matcher(self._lexicon, list(watchlist))
+        self._kb = kb if kb is not None else load_kb()
+        self._matcher = Matcher(self._lexicon, list(watchlist), self._kb.aliases())
         self._org_heads = {head.word: head for head in self._lexicon.org_heads}
+        self._pipeline = pipeline if pipeline is not None or not parse else load_pipeline(model)
+        self._triggers: dict[tuple[str, str], Trigger] = load_triggers()
+        self.parse_all = parse_all
 
-    def tag(self, article: CleanArticle) -> TaggedArticle:
+    @property
+    def pipeline(self) -> LoadedPipeline | None:
+        return self._pipeline
+
+    def tag(self, article: CleanArticle, *, parse_all: bool | None = None) -> TaggedArticle:
         text = article.text
         limit = min(len(text), MAX_CHARS)
         folded = fold(text[:limit])
         sentences = split_sentences(text, limit)
         hits, heads = self._matcher.scan(text, folded, limit)
         doc = Doc(text, folded, sentences, hits, heads, self._org_heads)
+        parsed: dict[int, ParsedSentence] = {}
+        if self._pipeline is not None:
+            everything = self.parse_all if parse_all is None else parse_all
+            chosen = sentences_to_parse(doc, parse_all=everything)
+            if chosen:
+                parsed = parse_sentences(self._pipeline, text, sentences, chosen)
         for index, span in enumerate(sentences):
             find_mentions(doc, index, span, self._watch)
+            if index in parsed:
+                add_recognised_persons(doc, index, parsed[index])
+        at = _article_date(article)
+        link_to_kb(doc, self._kb, at)
         _link_names(doc, self._watch)
-        links = self._resolve_and_link(doc)
+        links = self._resolve_and_link(doc, parsed, at)
         return _build(article, doc, links)
 
-    def _resolve_and_link(self, doc: Doc) -> list[Link]:
+    def _resolve_and_link(self, doc: Doc, parsed: dict[int, ParsedSentence], at: date) -> list[Link]:
         roots: dict[_MemoryKey, Mention] = {}
         recent: list[Mention] = []  # roots, most recently mentioned last
         last_subject: Mention | None = None
@@ -90,15 +130,20 @@ class Tagger:
                 elif mention.descriptor:
                     antecedent = _describe(mention, recent)
                     if antecedent is None:
-                        continue
-                    mention.antecedent = antecedent
-                    mention.why += f" -> '{antecedent.canonical}'"
+                        # "The Turkish foreign minister" with nobody named before: the KB's holder then.
+                        if not resolve_office(mention, self._kb, at):
+                            continue
+                    else:
+                        mention.antecedent = antecedent
+                        mention.why += f" -> '{antecedent.canonical}'"
                 register(mention)
                 kept.append(mention)
             doc.mentions[index] = kept
             if kept:
                 mark_zones(doc, index, span)
             found = link_sentence(doc, index, span, register)
+            if index in parsed:
+                found = found + link_parsed(doc, index, parsed[index], self._triggers, found, register)
             links.extend(found)
             if not doc.mentions[index]:
                 continue  # then no link either: no subject to remember
@@ -119,9 +164,17 @@ class Tagger:
         return links
 
 
+def _article_date(article: CleanArticle) -> date:
+    """The date office-holders are resolved at: publication, else fetch time."""
+    when = article.published_at or article.fetched_at
+    return when.date()
+
+
 def _memory_key(mention: Mention) -> _MemoryKey:
     if mention.actor_id is not None:
         return ("actor", mention.actor_id)
+    if mention.kb_id is not None:
+        return ("kb", mention.kb_id)
     if mention.kind is EntityKind.GPE:
         return ("gpe", mention.country or mention.canonical)
     if mention.kind is EntityKind.PERSON:
@@ -140,6 +193,8 @@ def _enrich(root: Mention, later: Mention) -> None:
         root.sector = later.sector
     if root.role is None:
         root.role = later.role
+    if root.kb_id is None:
+        root.kb_id = later.kb_id
 
 
 def _describe(mention: Mention, recent: list[Mention]) -> Mention | None:
@@ -280,6 +335,9 @@ def _build(article: CleanArticle, doc: Doc, links: list[Link]) -> TaggedArticle:
                 role=root.role,
                 actor_id=root.actor_id,
                 refers_to=refers_to,
+                kb_id=root.kb_id,
+                former=root.former or mention.former,
+                inferred=root.inferred,
                 why=mention.why,
             )
         )
