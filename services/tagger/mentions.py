@@ -174,6 +174,8 @@ class Doc:
         self.consumed: set[int] = set()  # starts of hits used inside a larger mention
         self.mentions: list[list[Mention]] = [[] for _ in sentences]
         self.acronyms: dict[str, Mention] = {}
+        # The two sides of the latest interaction: what "the two" / "both sides" in a later clause refer to.
+        self.last_pair: tuple[Mention, Mention] | None = None
         # Each sentence's hits are read several times (mentions, then links): split once, in one walk over the
         # sorted hits (cheaper than two binary searches and a slice per sentence).
         self.sentence_hits: list[list[Hit]] = [[] for _ in sentences]
@@ -275,6 +277,7 @@ def _watched(index: int, hit: Hit) -> Mention:
 
 
 _LAST_WORD = re.compile(r"[\w'’-]+$")
+_FIRST_WORD = re.compile(r"[\w'’-]+")
 
 
 def _kb_person(doc: Doc, index: int, span: Span, hit: Hit) -> Mention | None:
@@ -283,6 +286,12 @@ def _kb_person(doc: Doc, index: int, span: Span, hit: Hit) -> Mention | None:
     q = doc.back(hit.start, span.start)
     if span.start < q < hit.start and doc.by_end.get(q) is None:
         word = _LAST_WORD.search(doc.text, max(span.start, q - 30), q)
+        if word is not None and word.group()[:1].isupper() and word.group() not in _NAME_STOP:
+            return None
+    # ... nor when it only starts one ("Hadi Sarraji" is not President Hadi).
+    after = doc.forward(hit.end, span.end)
+    if after == hit.end + 1 and doc.by_start.get(after) is None:
+        word = _FIRST_WORD.match(doc.text, after, span.end)
         if word is not None and word.group()[:1].isupper() and word.group() not in _NAME_STOP:
             return None
     person = hit.key.ref
@@ -505,6 +514,13 @@ def _titled(doc: Doc, index: int, span: Span, hit: Hit, found: list[Mention]) ->
         person = next((m for m in found if m.start == name_at and m.kind is EntityKind.PERSON), None)
         if person is not None:
             person.lead = min(person.lead, lead)
+            if person.actor_id is None and person.role is None:
+                # A knowledge-base name after a title: the title as written says the office (the KB fills only
+                # what the text leaves open, as of the article's date).
+                person.role, person.country = role, iso
+                if sector is not Sector.UNKNOWN:
+                    person.sector = sector
+                person.why = f"title '{role}' before name" + (f", country from {source}" if source else "")
             if org is not None:
                 org.head = person
             doc.consumed.add(hit.start)

@@ -20,7 +20,7 @@ from typing import Any
 
 from schemas.tagged_article import EntityKind, InteractionType, Modality, Sector
 from services.tagger.lexicon import DEFAULT_FOLDER, Country, LexiconError
-from services.tagger.matcher import Cat
+from services.tagger.matcher import Cat, Hit
 from services.tagger.mentions import Doc, Mention
 from services.tagger.nlp import ParsedSentence
 from services.tagger.relations import Link
@@ -32,20 +32,21 @@ _INHERIT = frozenset(["xcomp", "advcl", "conj", "pcomp", "acl"])
 _SIDE_PREPOSITIONS = {"with": "with", "to": "to", "between": "between", "alongside": "with"}
 # Nouns that stand for a group led by someone and sent by someone.
 _RELATIVE_PRONOUNS = frozenset(["who", "which", "that", "whom"])
+# Pronouns of a group or a state that the mention steps do not resolve ("they", "it", "we").
+_PLURAL_PRONOUNS = frozenset(["they", "it", "we"])
 # Subjects that meet each other when nothing follows the verb ("X and Y met", "X and Y agreed").
-_JOINT_LEMMAS = frozenset(["meet", "agree", "negotiate", "confer", "talk", "cooperate"])
+_JOINT_LEMMAS = frozenset(["meet", "agree", "negotiate", "confer", "talk", "cooperate", "discuss", "sign"])
+# Verbs whose object is a topic or a document, not a side ("the two discussed the war", "signed a deal").
+_TOPIC_LEMMAS = frozenset(["discuss", "sign"])
 _JOINT_TYPES = frozenset(
     [InteractionType.COOPERATE, InteractionType.AGREE, InteractionType.TALKS, InteractionType.MEET]
 )
-_GROUP_NOUNS = frozenset(["delegation", "team", "mission", "entourage", "convoy", "party"])
-_LEAD_VERBS = frozenset(["lead", "head", "include", "chair"])
-_PLAN = frozenset(["plan", "expect", "schedule", "intend", "prepare", "hope", "seek", "want", "aim", "due", "set"])
-_DENY = frozenset(["deny", "cancel", "refuse", "reject", "postpone", "scrap", "suspend", "dismiss"])
-_REPORT = frozenset(["allege", "claim", "rumour", "rumor"])
+_GROUP_NOUNS = frozenset(["delegation", "delegations", "team", "mission", "entourage", "convoy"])
 _MODALS = frozenset(["may", "might", "could", "would", "should"])
 _FUTURE = frozenset(["will", "shall", "'ll"])
 _PLANNED_ADJ = frozenset(["planned", "upcoming", "proposed", "expected", "scheduled", "future", "possible"])
 _DENIED_ADJ = frozenset(["cancelled", "canceled", "postponed", "aborted"])
+_PHONE_WORDS = frozenset(["phone", "telephone", "video", "videoconference", "videolink"])
 _REPORTED_ADV = frozenset(["reportedly", "allegedly", "purportedly", "supposedly"])
 # Hostile triggers link sides whatever the object's nature; contact ones need an actor on both sides.
 _PLACE_OBJECT_TYPES = frozenset([InteractionType.VISIT])
@@ -83,7 +84,7 @@ def load_triggers(folder: Path = DEFAULT_FOLDER) -> dict[tuple[str, str], Trigge
             kind = InteractionType(cells[2])
         except ValueError:
             raise LexiconError(f"{path}:{number}: unknown interaction type {cells[2]!r}") from None
-        triggers[(cells[0], cells[1])] = Trigger(
+        trigger = Trigger(
             cells[0],
             cells[1],
             kind,
@@ -92,6 +93,11 @@ def load_triggers(folder: Path = DEFAULT_FOLDER) -> dict[tuple[str, str], Trigge
             "object" in flags,
             tuple(w for w in needs.split("/") if w),
         )
+        irregular = [f for f in flags if f.startswith("forms=")]
+        extra = irregular[0].removeprefix("forms=").split("/") if irregular else []
+        forms = verb_forms(cells[0], extra) if cells[1] == "VERB" else {cells[0], cells[0] + "s", *extra}
+        for form in forms:
+            triggers.setdefault((form, cells[1]), trigger)
     return triggers
 
 
@@ -106,18 +112,37 @@ class _Sentence:
         self.by_token: dict[int, Mention] = {}
         self.words = {t.lower_ for t in parsed.doc}
         offset = parsed.offset
-        mentions = [m for m in doc.mentions[index] if m.head is None and (not m.pronoun or m.antecedent is not None)]
+        candidates = [m for m in doc.mentions[index] if not m.pronoun or m.antecedent is not None]
         for token in parsed.doc:
             start = offset + token.idx
             end = start + len(token.text)
-            owner = next((m for m in mentions if m.start < end and start < m.end), None)
+            owner = next((m for m in candidates if m.start < end and start < m.end), None)
             if owner is not None:
                 self.by_token[token.i] = owner
+        # The pattern step reads ", US envoy Tom Barrack and ..." after a name as an apposition; the parse
+        # says whether a mention inside such a zone is one (a modifier) or a coordinated side (a conjunct).
+        for mention in {id(m): m for m in self.by_token.values()}.values():
+            if mention.head is None:
+                continue
+            roots = [
+                t
+                for t in parsed.doc
+                if self.by_token.get(t.i) is mention and self.by_token.get(t.head.i) is not mention
+            ]
+            if not any(t.dep_ == "conj" and self.by_token.get(t.head.i) is not None for t in roots):
+                for key in [k for k, m in self.by_token.items() if m is mention]:
+                    del self.by_token[key]
 
     def sides(self, token: Token, *, place_ok: bool = True) -> list[Mention]:
         """The actors a token stands for, with its conjuncts ("X and Y")."""
         found: list[Mention] = []
-        for each in (token, *token.conjuncts):
+        tokens = [token, *token.conjuncts]
+        # "The US, Russia, and Switzerland met": the parser often hangs a list of places on its first one as an
+        # apposition; places (never descriptions) in such a list are sides too.
+        for appos in _children(token, "appos"):
+            if self._place_hit(appos) is not None:
+                tokens += [appos, *appos.conjuncts]
+        for each in tokens:
             for mention in self._side(each, place_ok):
                 if mention not in found:
                     found.append(mention)
@@ -127,7 +152,7 @@ class _Sentence:
         mention = self.by_token.get(token.i)
         if mention is not None:
             return [mention]
-        if token.lemma_.lower() in _GROUP_NOUNS:
+        if token.lower_ in _GROUP_NOUNS:
             return self._group(token)
         if place_ok:
             gpe = self._place(token)
@@ -139,7 +164,7 @@ class _Sentence:
         """ "a delegation led by X": X; "a Hamas delegation", "a delegation of Hamas": Hamas."""
         found: list[Mention] = []
         for child in token.children:
-            if child.dep_ == "acl" and child.lemma_.lower() in _LEAD_VERBS:
+            if child.dep_ == "acl" and child.lower_ in _LEAD_VERBS:
                 for agent in child.children:
                     if agent.dep_ in ("agent", "prep"):
                         for pobj in agent.children:
@@ -158,10 +183,9 @@ class _Sentence:
                         found.extend(self.sides(pobj, place_ok=True))
         return found
 
-    def _place(self, token: Token) -> Mention | None:
-        """A country or capital standing as a side acts as its government."""
+    def _place_hit(self, token: Token) -> Hit | None:
         start = self.parsed.offset + token.idx
-        hit = next(
+        return next(
             (
                 h
                 for h in self.doc.sentence_places[self.index]
@@ -169,6 +193,10 @@ class _Sentence:
             ),
             None,
         )
+
+    def _place(self, token: Token) -> Mention | None:
+        """A country or capital standing as a side acts as its government."""
+        hit = self._place_hit(token)
         if hit is None:
             return None
         existing = next((m for m in self.doc.mentions[self.index] if m.start == hit.start), None)
@@ -187,6 +215,52 @@ class _Sentence:
             self.by_token[token_index.i] = gpe
         self.register(gpe)
         return gpe
+
+
+def verb_forms(lemma: str, irregular: Iterable[str] = ()) -> set[str]:
+    """A verb's inflections (the pipeline runs without spaCy's lemmatizer, which cost a third of the parse):
+    regular -s/-ed/-ing with e-dropping, y to i and a doubled last consonant, plus the irregular ones given."""
+    forms = {lemma, *irregular}
+    if lemma.endswith("e"):
+        forms |= {lemma + "s", lemma + "d", lemma[:-1] + "ing"}
+    elif lemma.endswith("y") and lemma[-2:-1] not in "aeiou":
+        forms |= {lemma[:-1] + "ies", lemma[:-1] + "ied", lemma + "ing"}
+    else:
+        plural = lemma + ("es" if lemma.endswith(("s", "sh", "ch", "x")) else "s")
+        forms |= {plural, lemma + "ed", lemma + "ing", lemma + lemma[-1] + "ed", lemma + lemma[-1] + "ing"}
+    return forms
+
+
+def _forms(*lemmas: str) -> frozenset[str]:
+    return frozenset(f for lemma in lemmas for f in verb_forms(lemma, _IRREGULAR.get(lemma, ())))
+
+
+_IRREGULAR = {"lead": ("led",), "set": ("set",), "seek": ("sought",), "hold": ("held",)}
+_LEAD_VERBS = _forms("lead", "head", "include", "chair")
+_PLAN = _forms("plan", "expect", "schedule", "intend", "prepare", "hope", "seek", "want", "aim", "set") | {"due"}
+_DENY = _forms("deny", "cancel", "refuse", "reject", "postpone", "scrap", "suspend", "dismiss")
+_REPORT = _forms("allege", "claim", "rumour", "rumor")
+
+
+def _is_verb(token: Token) -> bool:
+    return bool(token.tag_.startswith("VB") or token.tag_ == "MD")
+
+
+def _is_noun(token: Token) -> bool:
+    return bool(token.tag_.startswith("NN"))
+
+
+def _is_preposition(token: Token) -> bool:
+    return bool(token.tag_ in ("IN", "TO"))
+
+
+_PAIR_NOUNS = frozenset(["two", "both", "sides", "leaders", "men", "ministers", "officials", "delegations"])
+
+
+def _is_the_two(token: Token) -> bool:
+    """ "the two", "both", "the two sides", "both leaders"."""
+    words = {t.lower_ for t in token.subtree}
+    return token.lower_ in _PAIR_NOUNS and ("two" in words or "both" in words) and len(words) <= 4
 
 
 def _children(token: Token, *deps: str) -> list[Token]:
@@ -211,6 +285,13 @@ def _subjects(sentence: _Sentence, verb: Token) -> list[Mention]:
         subjects = [m for s in explicit for m in sentence.sides(s)]
         if subjects:
             return subjects
+        if sentence.doc.last_pair is not None and any(_is_the_two(s) for s in explicit):
+            return list(sentence.doc.last_pair)  # "the two discussed ...": the sides named just before
+        if explicit and all(s.lower_ in _PLURAL_PRONOUNS for s in explicit) and current.dep_ == "ccomp":
+            # "Iran said they would ...", "Obama and Putin said they will ...": the speakers.
+            speakers = [m for s in _children(current.head, "nsubj") for m in sentence.sides(s)]
+            if speakers:
+                return speakers
         if any(s.lower_ not in _RELATIVE_PRONOUNS for s in explicit):
             return []  # a subject the earlier steps do not know ("it met", "the two men met"): not inherited
         if current.dep_ == "relcl":
@@ -220,7 +301,7 @@ def _subjects(sentence: _Sentence, verb: Token) -> list[Mention]:
         if current.dep_ not in _INHERIT or current.head is current:
             return []
         current = current.head
-        if current.pos_ == "ADP":  # "after meeting X, Y said": the preposition's head is the verb
+        if _is_preposition(current):  # "after meeting X, Y said": the preposition's head is the verb
             current = current.head
     return []
 
@@ -229,13 +310,15 @@ def _modality(token: Token, sentence: _Sentence) -> Modality:
     found: set[Modality] = set()
     chain = [token, *list(token.ancestors)[:4]]
     for position, node in enumerate(chain):
-        lemma = node.lemma_.lower()
+        lemma = node.lower_
         for child in node.children:
             word = child.lower_
             if child.dep_ == "neg" and position <= 1:
                 found.add(Modality.DENIED)
             elif child.dep_ == "aux" and word in _FUTURE and position <= 1:
                 found.add(Modality.PLANNED)
+            elif child.dep_ == "aux" and word == "would" and node.dep_ == "ccomp" and position <= 1:
+                found.add(Modality.PLANNED)  # "X said it would cooperate": a stated intention
             elif (child.dep_ == "aux" and word in _MODALS and position <= 1) or (
                 child.dep_ == "mark" and word in ("if", "unless")
             ):
@@ -246,7 +329,7 @@ def _modality(token: Token, sentence: _Sentence) -> Modality:
                 found.add(Modality.DENIED)
             elif child.dep_ == "advmod" and word in _REPORTED_ADV:
                 found.add(Modality.REPORTED)
-        if position == 0 and node.dep_ == "xcomp" and node.head.lemma_.lower() in _PLAN:
+        if position == 0 and node.dep_ == "xcomp" and node.head.lower_ in _PLAN:
             found.add(Modality.PLANNED)
         if position >= 1:
             if lemma in _DENY:
@@ -266,9 +349,9 @@ def _modality(token: Token, sentence: _Sentence) -> Modality:
 
 
 def _noun_trigger(token: Token, triggers: dict[tuple[str, str], Trigger]) -> Trigger | None:
-    if token.pos_ not in ("NOUN", "PROPN"):
+    if not _is_noun(token):
         return None
-    return triggers.get((token.lower_, "NOUN")) or triggers.get((token.lemma_.lower(), "NOUN"))
+    return triggers.get((token.lower_, "NOUN"))
 
 
 def link_parsed(
@@ -283,7 +366,9 @@ def link_parsed(
     sentence = _Sentence(doc, index, parsed, register)
     if not sentence.by_token and not doc.sentence_places[index]:
         return []
-    taken = {frozenset((id(link.source.root()), id(link.target.root()))) for link in existing}
+    taken = {(frozenset((id(link.source.root()), id(link.target.root()))), link.type) for link in existing}
+    if existing:
+        doc.last_pair = (existing[-1].source.root(), existing[-1].target.root())
     links: list[Link] = []
     handled: set[int] = set()  # noun triggers already read as a light verb's object
     seen = 0
@@ -291,8 +376,8 @@ def link_parsed(
         if seen >= MAX_TRIGGERS:
             break
         trigger = None
-        if token.pos_ in ("VERB", "AUX") or token.tag_.startswith("VB"):
-            trigger = triggers.get((token.lemma_.lower(), "VERB"))
+        if _is_verb(token):
+            trigger = triggers.get((token.lower_, "VERB"))
         if trigger is not None:
             seen += 1
             links.extend(_verb_links(sentence, token, trigger, triggers, handled))
@@ -303,7 +388,7 @@ def link_parsed(
             links.extend(_noun_links(sentence, token, noun))
     kept: list[Link] = []
     for link in links:
-        pair = frozenset((id(link.source.root()), id(link.target.root())))
+        pair = (frozenset((id(link.source.root()), id(link.target.root()))), link.type)
         if link.source.root() is link.target.root() or pair in taken:
             continue
         taken.add(pair)
@@ -345,9 +430,7 @@ def _verb_links(
             return []
         handled.add(noun.i)
     if kind is InteractionType.TALKS and any(
-        p.lemma_.lower() in ("phone", "telephone", "video", "videoconference")
-        for prep in _children(verb, "prep")
-        for p in _children(prep, "pobj")
+        p.lower_ in _PHONE_WORDS for prep in _children(verb, "prep") for p in _children(prep, "pobj")
     ):
         kind = InteractionType.PHONE_CALL  # "spoke by phone with"
     passive = bool(_children(verb, "nsubjpass", "auxpass"))
@@ -378,7 +461,10 @@ def _verb_links(
             pairs = [(p, o) for p in patients for o in others]
     elif subjects and others:
         pairs = [(s, o) for s in subjects for o in others]
-    elif len(subjects) >= 2 and trigger.lemma in _JOINT_LEMMAS and not _children(verb, "dobj"):
+    elif len(subjects) >= 2 and (
+        (trigger.lemma in _JOINT_LEMMAS and (not _children(verb, "dobj") or trigger.lemma in _TOPIC_LEMMAS))
+        or (noun is not None and kind in _JOINT_TYPES)
+    ):
         pairs = [(a, b) for i, a in enumerate(subjects) for b in subjects[i + 1 :]]
         why += " (joint subjects)"
     return [Link(a, b, kind, modality, why) for a, b in pairs if a.root() is not b.root()]
@@ -401,7 +487,7 @@ def _noun_links(sentence: _Sentence, noun: Token, trigger: Trigger) -> list[Link
     if modality is Modality.HAPPENED and noun.dep_ in ("nsubj", "nsubjpass"):
         modality = _modality(noun.head, sentence)
     pairs: list[tuple[Mention, Mention]] = []
-    if trigger.type is InteractionType.SUPPORT and noun.dep_ == "dobj" and noun.head.pos_ in ("VERB", "AUX"):
+    if trigger.type is InteractionType.SUPPORT and noun.dep_ == "dobj" and _is_verb(noun.head):
         # "received backing from Tehran": the giver is after "from", the receiver is the verb's subject.
         donors = _phrase_sides(sentence, noun, ("from",)) or _phrase_sides(sentence, noun.head, ("from",))
         receivers = _subjects(sentence, noun.head)
@@ -415,17 +501,17 @@ def _noun_links(sentence: _Sentence, noun: Token, trigger: Trigger) -> list[Link
     elif partners:
         if not owners:
             governor = noun.head
-            if governor.pos_ == "ADP":
+            if _is_preposition(governor):
                 governor = governor.head
-            if governor.pos_ in ("VERB", "AUX") and noun.dep_ in ("pobj", "dobj"):
+            if _is_verb(governor) and noun.dep_ in ("pobj", "dobj"):
                 owners = _subjects(sentence, governor)
                 if modality is Modality.HAPPENED:
                     modality = _modality(governor, sentence)
         pairs = [(o, p) for o in owners for p in partners]
     elif not owners and trigger.type in _JOINT_TYPES and noun.dep_ in ("dobj", "pobj"):
         # "Brazil and the United States seek to deepen a partnership": joint subjects of the governing verb.
-        governor = noun.head.head if noun.head.pos_ == "ADP" else noun.head
-        if governor.pos_ in ("VERB", "AUX"):
+        governor = noun.head.head if _is_preposition(noun.head) else noun.head
+        if _is_verb(governor):
             subjects = _subjects(sentence, governor)
             if len(subjects) >= 2:
                 pairs = [(a, b) for i, a in enumerate(subjects) for b in subjects[i + 1 :]]

@@ -26,7 +26,7 @@ from datetime import date
 from schemas.clean_article import CleanArticle
 from schemas.tagged_article import Entity, EntityKind, Evidence, Interaction, Sector, TaggedArticle
 from schemas.watchlist import WatchlistEntry
-from services.tagger.gate import sentences_to_parse
+from services.tagger.gate import sentences_to_parse, watched_sentences
 from services.tagger.kb import KnowledgeBase, load_kb
 from services.tagger.lexicon import Lexicon, load_lexicon
 from services.tagger.matcher import Matcher
@@ -82,7 +82,10 @@ class Tagger:
             everything = self.parse_all if parse_all is None else parse_all
             chosen = sentences_to_parse(doc, parse_all=everything)
             if chosen:
-                parsed = parse_sentences(self._pipeline, text, sentences, chosen)
+                # Names are recognised where a watched actor is (its counterparts there may be unknown to the
+                # lexicons); sentences parsed for references only are read for structure.
+                recognise = None if everything else watched_sentences(doc)
+                parsed = parse_sentences(self._pipeline, text, sentences, chosen, recognise=recognise)
         for index, span in enumerate(sentences):
             find_mentions(doc, index, span, self._watch)
             if index in parsed:
@@ -145,6 +148,8 @@ class Tagger:
             if index in parsed:
                 found = found + link_parsed(doc, index, parsed[index], self._triggers, found, register)
             links.extend(found)
+            if found:
+                doc.last_pair = (found[-1].source.root(), found[-1].target.root())
             if not doc.mentions[index]:
                 continue  # then no link either: no subject to remember
             subjects = [link.source.root() for link in found if link.source.root().kind is EntityKind.PERSON]

@@ -18,6 +18,7 @@ from schemas.tagged_article import Sector
 from services.tagger.text import fold
 
 BUNDLED_FOLDER = Path(__file__).resolve().parent / "data"
+OFFICES_FILE = Path(__file__).resolve().parent / "offices.tsv"
 COLUMNS = ("id", "name", "aliases", "country", "office", "sector", "start", "end", "source")
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 _SPACES = re.compile(r"\s+")
@@ -127,6 +128,23 @@ def read_records(path: Path) -> list[OfficeRecord]:
     return records
 
 
+@lru_cache(maxsize=1)
+def office_synonyms() -> dict[str, str]:
+    """Title -> office key (offices.tsv): "secretary of state" and "foreign minister" are one office."""
+    table: dict[str, str] = {}
+    for line in OFFICES_FILE.read_text(encoding="utf-8").splitlines()[1:]:
+        if line.startswith("#") or "\t" not in line or line.startswith("title\t"):
+            continue
+        title, office = line.split("\t", 1)
+        table[title.strip()] = office.strip()
+    return table
+
+
+def office_key(office: str) -> str:
+    low = _SPACES.sub(" ", office.casefold().strip())
+    return office_synonyms().get(low, low)
+
+
 class KnowledgeBase:
     """Office terms indexed by folded name and by (country, office). Built once per process (load_kb)."""
 
@@ -156,7 +174,7 @@ class KnowledgeBase:
             for alias in {record.name, *record.aliases}:
                 bucket = self._by_name.setdefault(normalise(alias), [])
                 bucket.append(record)
-            self._by_office.setdefault((record.country, record.office.casefold()), []).append(record)
+            self._by_office.setdefault((record.country, office_key(record.office)), []).append(record)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -203,7 +221,7 @@ class KnowledgeBase:
 
     def holder(self, country: str, office: str, at: date) -> OfficeRecord | None:
         """Who held `office` (as written in the KB, case-insensitive) of `country` at `at`."""
-        holders = [r for r in self._by_office.get((country, office.casefold()), ()) if r.holds(at)]
+        holders = [r for r in self._by_office.get((country, office_key(office)), ()) if r.holds(at)]
         return holders[0] if len({r.person_id for r in holders}) == 1 else None
 
     def offices(self) -> set[str]:
