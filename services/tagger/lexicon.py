@@ -97,7 +97,8 @@ def load_lexicon(folder: Path | None = None) -> Lexicon:
         countries=tuple(_countries(folder / "countries.tsv")),
         regions=tuple(row[0] for _, row in _rows(folder / "regions.tsv", 1)),
         titles=tuple(_titles(folder / "titles.tsv")),
-        bodies=tuple(_bodies(folder / "bodies.tsv")),
+        # bodies.tsv, then any bodies-*.tsv (e.g. bodies-world.tsv): known organisations by region or kind.
+        bodies=tuple(body for path in sorted(folder.glob("bodies*.tsv")) for body in _bodies(path)),
         predicates=tuple(_predicates(folder / "predicates.tsv")),
         descriptors=tuple(
             Descriptor(row[0].lower(), _sector(path_line, row[1]))

@@ -55,7 +55,12 @@ class Mention:
 
 # Names: capitalised tokens, with Arabic article prefixes ("al-Assad") and particles ("bin", "de") between.
 _UP = "A-ZÀ-ÖØ-Þ"
-_TOKEN = rf"(?:(?:al|el|Al|El|ad|as|ash|an|ar|at|az|ul)-)?[{_UP}][^\W\d_]*(?:['’](?!s\b)[^\W\d_]+)?(?:-[^\W\d_]+)*"
+# Initials ("S. Jaishankar", "J.D. Vance", "F.W. de Klerk") are name tokens too.
+_INITIALS = rf"[{_UP}]\.(?:[{_UP}]\.){{0,2}}(?=[ ][{_UP}a-z])"
+_TOKEN = (
+    rf"(?:{_INITIALS}|(?:(?:al|el|Al|El|ad|as|ash|an|ar|at|az|ul)-)?[{_UP}][^\W\d_]*(?:['’](?!s\b)[^\W\d_]+)?"
+    rf"(?:-[^\W\d_]+)*)"
+)
 _PART = r"(?:bin|ibn|bint|abu|abd|de|da|del|della|van|von|der|den|du|la|le|dos|das|al|el)"
 NAME = rf"{_TOKEN}(?:[ ](?:{_PART}[ ])?{_TOKEN}){{0,4}}"
 _NAME_AT = re.compile(NAME)

@@ -132,6 +132,8 @@ def _link(doc: Doc, mention: Mention, kb: KnowledgeBase, at: date) -> None:
         resolution = kb.resolve(name, at, country=mention.country)
         if resolution is not None:
             break
+    if resolution is None and mention.role is not None:
+        resolution = kb.titled(written, mention.role, at, country=mention.country)
     if resolution is None and mention.kb_id is not None:
         known = kb.name_of(mention.kb_id)
         resolution = kb.resolve(known, at, country=mention.country) if known else None

@@ -41,7 +41,9 @@ _TOPIC_LEMMAS = frozenset(["discuss", "sign"])
 _JOINT_TYPES = frozenset(
     [InteractionType.COOPERATE, InteractionType.AGREE, InteractionType.TALKS, InteractionType.MEET]
 )
-_GROUP_NOUNS = frozenset(["delegation", "delegations", "team", "mission", "entourage", "convoy"])
+_GROUP_NOUNS = frozenset(
+    ["delegation", "delegations", "team", "mission", "entourage", "convoy", "commanders", "representatives", "envoys"]
+)
 _MODALS = frozenset(["may", "might", "could", "would", "should"])
 _FUTURE = frozenset(["will", "shall", "'ll"])
 _PLANNED_ADJ = frozenset(["planned", "upcoming", "proposed", "expected", "scheduled", "future", "possible"])
@@ -110,6 +112,8 @@ class _Sentence:
         self.parsed = parsed
         self.register = register
         self.by_token: dict[int, Mention] = {}
+        # Pairs of sides that one group noun stands for ("a Hamas delegation led by X"): never each other's.
+        self.grouped: set[frozenset[int]] = set()
         self.words = {t.lower_ for t in parsed.doc}
         offset = parsed.offset
         candidates = [m for m in doc.mentions[index] if not m.pronoun or m.antecedent is not None]
@@ -153,7 +157,17 @@ class _Sentence:
         if mention is not None:
             return [mention]
         if token.lower_ in _GROUP_NOUNS:
-            return self._group(token)
+            group = self._group(token)
+            for i, a in enumerate(group):
+                for b in group[i + 1 :]:
+                    self.grouped.add(frozenset((id(a), id(b))))
+            return group
+        # "his Iraqi counterpart Fuad Hussein", "the Secretary-General of the Polisario Front, Mr. Brahim Ghali":
+        # the noun stands for the named person in apposition to it.
+        for appos in _children(token, "appos"):
+            named = self.by_token.get(appos.i)
+            if named is not None and named.kind is not EntityKind.GPE:
+                return [named]
         if place_ok:
             gpe = self._place(token)
             if gpe is not None:
@@ -466,6 +480,7 @@ def _verb_links(
         or (noun is not None and kind in _JOINT_TYPES)
     ):
         pairs = [(a, b) for i, a in enumerate(subjects) for b in subjects[i + 1 :]]
+        pairs = [(a, b) for a, b in pairs if frozenset((id(a), id(b))) not in sentence.grouped]
         why += " (joint subjects)"
     return [Link(a, b, kind, modality, why) for a, b in pairs if a.root() is not b.root()]
 
@@ -515,6 +530,7 @@ def _noun_links(sentence: _Sentence, noun: Token, trigger: Trigger) -> list[Link
             subjects = _subjects(sentence, governor)
             if len(subjects) >= 2:
                 pairs = [(a, b) for i, a in enumerate(subjects) for b in subjects[i + 1 :]]
+                pairs = [(a, b) for a, b in pairs if frozenset((id(a), id(b))) not in sentence.grouped]
                 why += " (joint subjects)"
                 if modality is Modality.HAPPENED:
                     modality = _modality(governor, sentence)

@@ -184,7 +184,9 @@ def _is_break(text: str, at: int, after: int) -> bool:
         return True
     token = before.rsplit(None, 1)[-1].lstrip(_OPENERS).lower()
     # "George W. Bush", "U.S. Treasury", "Gen. Soleimani": not the end of a sentence.
-    return not (len(token) == 1 and token.isalpha()) and token not in _ABBREVIATIONS
+    # "J.D. Vance", "F.W. de Klerk": initials, each one letter between dots.
+    initials = all(len(part) == 1 and part.isalpha() for part in token.split("."))
+    return not initials and token not in _ABBREVIATIONS
 
 
 def _add(text: str, start: int, end: int, spans: list[Span]) -> None:

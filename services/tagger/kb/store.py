@@ -169,12 +169,17 @@ class KnowledgeBase:
         self._by_name: dict[str, list[OfficeRecord]] = {}
         self._by_office: dict[tuple[str, str], list[OfficeRecord]] = {}
         self._names: dict[str, str] = {}  # person id -> canonical name
+        self._by_surname: dict[str, list[OfficeRecord]] = {}
         for record in self.records:
             self._names.setdefault(record.person_id, record.name)
             for alias in {record.name, *record.aliases}:
                 bucket = self._by_name.setdefault(normalise(alias), [])
                 bucket.append(record)
             self._by_office.setdefault((record.country, office_key(record.office)), []).append(record)
+            for alias in {record.name, *record.aliases}:
+                words = normalise(alias).split()
+                if len(words) >= 2:
+                    self._by_surname.setdefault(words[-1], []).append(record)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -218,6 +223,22 @@ class KnowledgeBase:
             return None
         latest = max(past, key=lambda r: r.end or r.start)
         return Resolution(latest, False)
+
+    def titled(self, name: str, role: str, at: date, *, country: str | None = None) -> Resolution | None:
+        """ "Foreign Minister Seyed Abbas Araghchi": the one person with that surname who held that office at
+        `at` (the title and the date make a spelling or a middle name that the KB lacks harmless)."""
+        words = normalise(name).split()
+        if not words:
+            return None
+        wanted = office_key(role)
+        records = [
+            r
+            for r in self._by_surname.get(words[-1], ())
+            if r.holds(at) and office_key(r.office) == wanted and (country is None or r.country == country)
+        ]
+        if len({r.person_id for r in records}) != 1:
+            return None
+        return Resolution(records[0], True)
 
     def holder(self, country: str, office: str, at: date) -> OfficeRecord | None:
         """Who held `office` (as written in the KB, case-insensitive) of `country` at `at`."""
