@@ -33,6 +33,7 @@ class Link:
     type: InteractionType
     modality: Modality
     why: str
+    at: int = -1  # offset of the predicate in the text (-1: not from one word)
 
 
 _FILLERS = re.compile(
@@ -223,7 +224,7 @@ def link_sentence(doc: Doc, index: int, span: Span, register: Callable[[Mention]
             if source.root() is target.root():
                 continue
             source.used = target.used = True
-            links.append(Link(source, target, predicate.type, modality, why))
+            links.append(Link(source, target, predicate.type, modality, why, hit.start))
         objects_so_far.update(id(o) for o in objects)
     return links
 

@@ -12,8 +12,9 @@ countries and capitals in a side position, which become governments (GPE)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,9 @@ _PLURAL_PRONOUNS = frozenset(["they", "it", "we"])
 _JOINT_LEMMAS = frozenset(["meet", "agree", "negotiate", "confer", "talk", "cooperate", "discuss", "sign"])
 # Verbs whose object is a topic or a document, not a side ("the two discussed the war", "signed a deal").
 _TOPIC_LEMMAS = frozenset(["discuss", "sign"])
+_HOSTILE_TYPES = frozenset(
+    [InteractionType.SANCTION, InteractionType.ATTACK, InteractionType.DESIGNATE, InteractionType.CONDEMN]
+)
 _JOINT_TYPES = frozenset(
     [InteractionType.COOPERATE, InteractionType.AGREE, InteractionType.TALKS, InteractionType.MEET]
 )
@@ -49,6 +53,13 @@ _FUTURE = frozenset(["will", "shall", "'ll"])
 _PLANNED_ADJ = frozenset(["planned", "upcoming", "proposed", "expected", "scheduled", "future", "possible"])
 _DENIED_ADJ = frozenset(["cancelled", "canceled", "postponed", "aborted"])
 _PHONE_WORDS = frozenset(["phone", "telephone", "video", "videoconference", "videolink"])
+_HEDGES = re.compile(
+    r"(?<![\w-])(?:according to|(?:analysts?|experts?|monitors?|observers?|sources?|diplomats?|officials?) "
+    r"(?:say|said|says|believe|believed|told)|(?:is|are|was|were) (?:widely |also )?(?:believed|thought|said|"
+    r"understood|alleged|reported|suspected) to|appears? to have|appeared to have|reportedly|allegedly|purportedly)"
+    r"(?![\w-])",
+    re.I,
+)
 _REPORTED_ADV = frozenset(["reportedly", "allegedly", "purportedly", "supposedly"])
 # Hostile triggers link sides whatever the object's nature; contact ones need an actor on both sides.
 _PLACE_OBJECT_TYPES = frozenset([InteractionType.VISIT])
@@ -115,6 +126,8 @@ class _Sentence:
         # Pairs of sides that one group noun stands for ("a Hamas delegation led by X"): never each other's.
         self.grouped: set[frozenset[int]] = set()
         self.words = {t.lower_ for t in parsed.doc}
+        # "according to", "analysts say", "is believed to have": the sentence reports a claim, not a fact.
+        self.hedged = bool(_HEDGES.search(parsed.doc.text))
         offset = parsed.offset
         candidates = [m for m in doc.mentions[index] if not m.pronoun or m.antecedent is not None]
         for token in parsed.doc:
@@ -143,8 +156,14 @@ class _Sentence:
         tokens = [token, *token.conjuncts]
         # "The US, Russia, and Switzerland met": the parser often hangs a list of places on its first one as an
         # apposition; places (never descriptions) in such a list are sides too.
+        head = self.by_token.get(token.i)
         for appos in _children(token, "appos"):
-            if self._place_hit(appos) is not None:
+            named = self.by_token.get(appos.i)
+            listed = bool(appos.conjuncts) or bool(token.conjuncts)
+            if self._place_hit(appos) is not None or (
+                # "Ethiopia's Abiy Ahmed, Kenya's William Ruto and ... agreed": names in a list, not a description
+                listed and named is not None and head is not None and named is not head and named.kind is head.kind
+            ):
                 tokens += [appos, *appos.conjuncts]
         for each in tokens:
             for mention in self._side(each, place_ok):
@@ -253,7 +272,7 @@ _IRREGULAR = {"lead": ("led",), "set": ("set",), "seek": ("sought",), "hold": ("
 _LEAD_VERBS = _forms("lead", "head", "include", "chair")
 _PLAN = _forms("plan", "expect", "schedule", "intend", "prepare", "hope", "seek", "want", "aim", "set") | {"due"}
 _DENY = _forms("deny", "cancel", "refuse", "reject", "postpone", "scrap", "suspend", "dismiss")
-_REPORT = _forms("allege", "claim", "rumour", "rumor")
+_REPORT = _forms("allege", "claim", "rumour", "rumor", "suspect")
 
 
 def _is_verb(token: Token) -> bool:
@@ -354,7 +373,7 @@ def _modality(token: Token, sentence: _Sentence) -> Modality:
                 found.add(Modality.REPORTED)
         if node.dep_ == "ccomp" and position >= 1:
             break  # "X said that ...": modality of what X said stops at the speech verb
-    if "according" in sentence.words:
+    if sentence.hedged:
         found.add(Modality.REPORTED)
     for modality in (Modality.DENIED, Modality.HYPOTHETICAL, Modality.PLANNED, Modality.REPORTED):
         if modality in found:
@@ -366,6 +385,24 @@ def _noun_trigger(token: Token, triggers: dict[tuple[str, str], Trigger]) -> Tri
     if not _is_noun(token):
         return None
     return triggers.get((token.lower_, "NOUN"))
+
+
+def reread_modality(doc: Doc, index: int, parsed: ParsedSentence, links: list[Link]) -> list[Link]:
+    """The pattern step reads modality from words near its predicate; where the sentence is parsed, a
+    denial, condition, plan or hedge that governs the predicate from further away ("denied on Thursday that
+    the minister had met ...") is read from the tree instead."""
+    if not links:
+        return links
+    sentence = _Sentence(doc, index, parsed, lambda _: None)
+    out: list[Link] = []
+    for link in links:
+        tokens = parsed.char_span_tokens(link.at, link.at + 1) if link.at >= 0 else []
+        if tokens and link.modality is Modality.HAPPENED:
+            modality = _modality(tokens[0], sentence)
+            if modality is not Modality.HAPPENED:
+                link = replace(link, modality=modality, why=link.why + f" ({modality.value}, from the parse)")
+        out.append(link)
+    return out
 
 
 def link_parsed(
@@ -424,6 +461,13 @@ def _verb_links(
 ) -> list[Link]:
     if not _needs(trigger, sentence):
         return []
+    if trigger.lemma == "call" and any(p.lower_ == "on" for p in _children(verb, "prep")):
+        # "called on Acting Interior Minister X": a courtesy visit.
+        subjects = _subjects(sentence, verb)
+        hosts = _phrase_sides(sentence, verb, ("on",))
+        modality = _modality(verb, sentence)
+        why = f"parse: '{verb.text} on'"
+        return [Link(a, b, InteractionType.VISIT, modality, why) for a in subjects for b in hosts if a.root() is not b.root()]
     if trigger.lemma == "call" and (
         _children(verb, "oprd", "ccomp") or any(p.lower_ == "for" for p in _children(verb, "prep"))
     ):
@@ -454,12 +498,19 @@ def _verb_links(
     if trigger.takes_object and not passive:
         for obj in _children(verb, "dobj"):
             others.extend(sentence.sides(obj, place_ok=kind not in _PLACE_OBJECT_TYPES))
+            if trigger.host and _noun_trigger(obj, triggers) is not None:
+                # "hosted talks in Kabul between A and B": the host received both sides.
+                others.extend(m for m in _phrase_sides(sentence, obj, ("between",)) if m not in others)
     prepositions = (
         ("with", "between", "alongside") if kind is not InteractionType.TALKS else ("with", "to", "alongside")
     )
     others.extend(m for m in _phrase_sides(sentence, verb, prepositions) if m not in others)
     if noun is not None:
         others.extend(m for m in _phrase_sides(sentence, noun, ("with", "between", "alongside")) if m not in others)
+        if kind in _HOSTILE_TYPES:
+            # "imposed sanctions on X", "launched strikes against X"
+            for holder in (noun, verb):
+                others.extend(m for m in _phrase_sides(sentence, holder, ("on", "against")) if m not in others)
     modality = _modality(verb, sentence)
     if noun is not None:
         noun_modality = _modality(noun, sentence)

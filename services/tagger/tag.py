@@ -34,7 +34,7 @@ from services.tagger.mentions import Doc, Mention, find_mentions, mark_zones
 from services.tagger.nlp import DEFAULT_MODEL, LoadedPipeline, ParsedSentence, load_pipeline, parse_sentences
 from services.tagger.people import add_recognised_persons, link_to_kb, resolve_office
 from services.tagger.relations import Link, link_sentence
-from services.tagger.syntax import Trigger, link_parsed, load_triggers
+from services.tagger.syntax import Trigger, link_parsed, load_triggers, reread_modality
 from services.tagger.text import MAX_CHARS, fold, split_sentences
 
 __all__ = ["Lexicon", "Tagger", "load_lexicon"]
@@ -146,6 +146,7 @@ class Tagger:
                 mark_zones(doc, index, span)
             found = link_sentence(doc, index, span, register)
             if index in parsed:
+                found = reread_modality(doc, index, parsed[index], found)
                 found = found + link_parsed(doc, index, parsed[index], self._triggers, found, register)
             links.extend(found)
             if found:
