@@ -567,6 +567,16 @@ def _titled(doc: Doc, index: int, span: Span, hit: Hit, found: list[Mention]) ->
         name = _appositive_name(doc, name_from, span.end, found)
     if name is not None:
         why = f"name after appositive title '{role}'" + (f", country from {source}" if source else "")
+        known = next((m for m in found if m.start == name[0] and m.kb_id is not None), None)
+        if known is not None:
+            # "Rwanda's minister of state ..., James Kabarebe,": the KB name takes the title as written.
+            known.role, known.country, known.why = role, iso, why
+            if sector is not Sector.UNKNOWN:
+                known.sector = sector
+            if org is not None:
+                org.head = known
+            doc.consumed.add(hit.start)
+            return
         person = Mention(EntityKind.PERSON, name[0], name[1], name[2], why, index, iso, sector, role)
         person.lead = lead
         if org is not None:
@@ -606,7 +616,10 @@ def _appositive_name(doc: Doc, pos: int, hi: int, found: list[Mention]) -> tuple
     close with a comma, a bracket or the sentence, so that "After meeting the ambassador, Ali Larijani told
     reporters" does not make the speaker the ambassador."""
     comma = _NAME_COMMA.match(doc.text, pos, hi)
-    if comma is None or any(m.start == comma.end() for m in found):
+    if comma is None:
+        return None
+    known = next((m for m in found if m.start == comma.end()), None)
+    if known is not None and not (known.kb_id is not None and known.role is None and known.actor_id is None):
         return None
     name = _name_at(doc, comma.end(), hi)
     if name is None or " " not in name[2]:

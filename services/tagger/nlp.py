@@ -7,14 +7,13 @@ start, and sentence length is bounded before the parser sees it."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from services.tagger.text import Span
+from services.tagger.text import Span, after_dateline
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -62,17 +61,6 @@ def load_pipeline(name: str = DEFAULT_MODEL) -> LoadedPipeline:
     return LoadedPipeline(nlp, name, time.perf_counter() - started)
 
 
-# "BENGHAZI, Aug 22 (Reuters) — ": a dateline glued to a lead sentence becomes its subject in the parse.
-_DATELINE = re.compile(
-    r"[A-Z][A-Z.'’ -]{2,40}(?:,\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2})?\s*(?:\([\w .]{2,30}\)\s*)?[-–—:]+\s+(?=[A-Z])"
-)
-
-
-def _after_dateline(text: str, span: Span) -> int:
-    match = _DATELINE.match(text, span.start, span.end)
-    return match.end() if match is not None else span.start
-
-
 @dataclass(slots=True)
 class ParsedSentence:
     """One sentence's parse; token character offsets are relative to `offset` in the article text."""
@@ -104,7 +92,7 @@ def parse_sentences(
     for group, disable in ((full, []), (light, ["ner"])):
         if not group:
             continue
-        starts = [_after_dateline(text, sentences[i]) for i in group]
+        starts = [after_dateline(text, sentences[i]) for i in group]
         texts = [
             text[start : min(sentences[i].end, start + MAX_PARSE_CHARS)] for i, start in zip(group, starts, strict=True)
         ]

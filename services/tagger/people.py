@@ -19,6 +19,9 @@ from services.tagger.nlp import ParsedSentence
 # which the title step includes in the mention's lead) or right before it ("ex-", "erstwhile").
 _FORMER_LEAD = re.compile(r"(?:former|ex-|late|then-?|erstwhile|onetime|one-time|deposed|ousted)(?![\w])")
 _FORMER_BEFORE = re.compile(r"(?<![\w-])(?:former|ex-|erstwhile|onetime|one-time|deposed|ousted)[\s-]*$")
+# A title that the snapshot's names sometimes carry ("King Abdullah II", "Captain Ibrahim Traore"): the
+# person's name is what follows.
+_HONORIFIC = re.compile(r"^(?:(?:King|Queen|Emir|Sheikh|Sultan|Crown Prince|Prince|Captain|General|Colonel)\s+)+")
 _TRAILING_POSSESSIVE = re.compile(r"['’]s?$")
 # Parts of the recogniser's PERSON spans that are no name ("Minister", "the"): they end the name there.
 # Office words the title lexicon may lack in a long title ("Deputy Secretary of Energy"): they give a sector.
@@ -150,7 +153,7 @@ def _link(doc: Doc, mention: Mention, kb: KnowledgeBase, at: date) -> None:
     mention.kb_id = record.person_id
     titled = mention.role is not None
     if mention.why.startswith("kb name") or mention.why.startswith("parser entity"):
-        mention.canonical = record.name
+        mention.canonical = _HONORIFIC.sub("", record.name) or record.name
     if mention.country is None:
         mention.country = record.country
     if mention.sector is Sector.UNKNOWN:

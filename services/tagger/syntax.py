@@ -467,7 +467,12 @@ def _verb_links(
         hosts = _phrase_sides(sentence, verb, ("on",))
         modality = _modality(verb, sentence)
         why = f"parse: '{verb.text} on'"
-        return [Link(a, b, InteractionType.VISIT, modality, why) for a in subjects for b in hosts if a.root() is not b.root()]
+        return [
+            Link(a, b, InteractionType.VISIT, modality, why)
+            for a in subjects
+            for b in hosts
+            if a.root() is not b.root()
+        ]
     if trigger.lemma == "call" and (
         _children(verb, "oprd", "ccomp") or any(p.lower_ == "for" for p in _children(verb, "prep"))
     ):

@@ -35,7 +35,7 @@ from services.tagger.nlp import DEFAULT_MODEL, LoadedPipeline, ParsedSentence, l
 from services.tagger.people import add_recognised_persons, link_to_kb, resolve_office
 from services.tagger.relations import Link, link_sentence
 from services.tagger.syntax import Trigger, link_parsed, load_triggers, reread_modality
-from services.tagger.text import MAX_CHARS, fold, split_sentences
+from services.tagger.text import MAX_CHARS, after_dateline, fold, split_sentences
 
 __all__ = ["Lexicon", "Tagger", "load_lexicon"]
 
@@ -88,6 +88,9 @@ class Tagger:
                 parsed = parse_sentences(self._pipeline, text, sentences, chosen, recognise=recognise)
         for index, span in enumerate(sentences):
             find_mentions(doc, index, span, self._watch)
+            proper = after_dateline(text, span)
+            if proper > span.start:  # "(Reuters)" in a dateline is a credit, not an actor
+                doc.mentions[index] = [m for m in doc.mentions[index] if m.start >= proper]
             if index in parsed:
                 add_recognised_persons(doc, index, parsed[index])
         at = _article_date(article)

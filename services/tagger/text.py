@@ -205,3 +205,16 @@ def _add(text: str, start: int, end: int, spans: list[Span]) -> None:
             start += 1
     if end > start:
         spans.append(Span(start, end))
+
+
+# "BENGHAZI, Aug 22 (Reuters) — ": a dateline glued to a lead sentence; the wire credit in it is no actor, and
+# the parser would make the city the sentence's subject.
+_DATELINE = re.compile(
+    r"[A-Z][A-Z.'’ -]{2,40}(?:,\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2})?\s*(?:\([\w .]{2,30}\)\s*)?[-–—:]+\s+(?=[A-Z])"
+)
+
+
+def after_dateline(text: str, span: Span) -> int:
+    """Where the sentence proper starts: after a leading dateline, else at its start."""
+    match = _DATELINE.match(text, span.start, span.end)
+    return match.end() if match is not None else span.start
