@@ -243,7 +243,13 @@ class Settings(BaseSettings):
     @classmethod
     def _split_kb_paths(cls, value: object) -> object:
         if isinstance(value, str):
-            return [Path(part.strip()) for part in value.split(",") if part.strip()]
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError:
+                    raise ValueError("is not a valid JSON list of paths") from None
+            return [Path(part.strip()) for part in text.split(",") if part.strip()]
         return value
 
     @field_validator("webhook_urls", mode="before")

@@ -166,15 +166,18 @@ class KnowledgeBase:
                 owner.setdefault((record.country, normalise(alias)), pid)
             merged.append(record)
         self.records: list[OfficeRecord] = merged
+        # Every term of a person is found under every name of that person, whichever source gave the name.
+        names_of: dict[str, set[str]] = {}
+        for record in merged:
+            names_of.setdefault(record.person_id, set()).update((record.name, *record.aliases))
         self._by_name: dict[str, list[OfficeRecord]] = {}
         self._by_office: dict[tuple[str, str], list[OfficeRecord]] = {}
         self._names: dict[str, str] = {}  # person id -> canonical name
         self._by_surname: dict[str, list[OfficeRecord]] = {}
         for record in self.records:
             self._names.setdefault(record.person_id, record.name)
-            for alias in {record.name, *record.aliases}:
-                bucket = self._by_name.setdefault(normalise(alias), [])
-                bucket.append(record)
+            for alias in {normalise(a) for a in names_of[record.person_id]}:
+                self._by_name.setdefault(alias, []).append(record)
             self._by_office.setdefault((record.country, office_key(record.office)), []).append(record)
             for alias in {record.name, *record.aliases}:
                 words = normalise(alias).split()

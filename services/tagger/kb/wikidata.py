@@ -18,7 +18,6 @@ import orjson
 from services.tagger.kb.store import COLUMNS, KnowledgeBaseError
 
 _QID = re.compile(r"(Q\d+)$")
-_OF_TAIL = re.compile(r"\s+of\s+(?:the\s+)?[A-Z][\w .'-]*$")
 # Office labels as Wikidata words them -> the titles the bundled snapshot and the tagger use.
 _OFFICES = {
     "minister of foreign affairs": "Foreign Minister",
@@ -47,8 +46,20 @@ def _value(binding: dict[str, Any], name: str) -> str:
 
 
 def _office(label: str) -> str:
-    base = _OF_TAIL.sub("", label).strip()
-    return _OFFICES.get(base.casefold(), base[:1].upper() + base[1:])
+    """ "Minister of Foreign Affairs of Iran" -> "Foreign Minister"; "President of Kenya" -> "President";
+    only the last "of <place>" is the jurisdiction ("Director of the Central Intelligence Agency" stays)."""
+    known = _OFFICES.get(label.casefold())
+    if known is not None:
+        return known
+    head, of, tail = label.rpartition(" of ")
+    tail = tail.removeprefix("the ")
+    if of and head and tail[:1].isupper():
+        known = _OFFICES.get(head.casefold())
+        if known is not None:
+            return known
+        if " of " in head or (len(head.split()) >= 2 and head.split()[0] in ("President", "Prime", "King", "Queen")):
+            return head[:1].upper() + head[1:]
+    return label[:1].upper() + label[1:]
 
 
 def _sector(office: str) -> str:
@@ -78,8 +89,8 @@ def convert(document: Any) -> ImportResult:
         qid = _QID.search(_value(binding, "person"))
         name = _value(binding, "personLabel")
         country = _value(binding, "countryCode").upper()
-        start = _value(binding, "start")[:10]
-        end = _value(binding, "end")[:10] or "-"
+        start = _value(binding, "start").lstrip("+")[:10]
+        end = _value(binding, "end").lstrip("+")[:10] or "-"
         label = _value(binding, "positionLabel")
         if qid is None or not name or not re.fullmatch(r"[A-Z]{3}", country) or not start or not label:
             skipped += 1
@@ -96,8 +107,8 @@ def convert(document: Any) -> ImportResult:
             country,
             office,
             _sector(office),
-            start.lstrip("+"),
-            end.lstrip("+"),
+            start,
+            end,
             f"wikidata:{qid.group(1)}",
         ]
         key = tuple(row)
