@@ -34,8 +34,9 @@ from services.tagger.mentions import Doc, Mention, find_mentions, mark_zones
 from services.tagger.nlp import DEFAULT_MODEL, LoadedPipeline, ParsedSentence, load_pipeline, parse_sentences
 from services.tagger.people import add_recognised_persons, link_to_kb, resolve_office
 from services.tagger.relations import Link, link_sentence
-from services.tagger.syntax import Trigger, link_parsed, load_triggers, reread_modality
+from services.tagger.syntax import link_parsed, reread_modality
 from services.tagger.text import MAX_CHARS, after_dateline, fold, split_sentences
+from services.tagger.triggers import Trigger, load_triggers
 
 __all__ = ["Lexicon", "Tagger", "load_lexicon"]
 
