@@ -18,6 +18,19 @@ _HOST_PORT = re.compile(r"^[A-Za-z0-9_.\-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$
 SERVICES = ("fetcher", "cleaner", "tagger", "alerter")
 
 
+def _split_list(value: object, what: str) -> object:
+    """A JSON list, or comma-separated items, from an environment string; anything else unchanged."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise ValueError(f"is not a valid JSON list of {what}") from None
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 class Settings(BaseSettings):
     """actorwatch configuration. Validated once at start; invalid values stop the process with one line."""
 
@@ -242,29 +255,13 @@ class Settings(BaseSettings):
     @field_validator("tagger_kb_paths", mode="before")
     @classmethod
     def _split_kb_paths(cls, value: object) -> object:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                try:
-                    return json.loads(text)
-                except json.JSONDecodeError:
-                    raise ValueError("is not a valid JSON list of paths") from None
-            return [Path(part.strip()) for part in text.split(",") if part.strip()]
-        return value
+        return _split_list(value, "paths")
 
     @field_validator("webhook_urls", mode="before")
     @classmethod
     def _split_webhook_urls(cls, value: object) -> object:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                try:
-                    return json.loads(text)
-                except json.JSONDecodeError:
-                    # The value is a secret: say what is wrong, never echo it.
-                    raise ValueError("is not a valid JSON list of URLs") from None
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
+        # The value is a secret: _split_list says what is wrong and never echoes it.
+        return _split_list(value, "URLs")
 
     @field_validator("bootstrap_servers")
     @classmethod

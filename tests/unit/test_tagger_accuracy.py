@@ -91,6 +91,15 @@ def article(paragraphs: list[str], published: datetime = DEFAULT_DATE) -> CleanA
     )
 
 
+def root_of(tagged: TaggedArticle, entity_id: str) -> Entity:
+    """The first mention the entity `entity_id` refers to (itself when it refers to none)."""
+    by_id = {e.id: e for e in tagged.entities}
+    entity = by_id[entity_id]
+    while entity.refers_to is not None:
+        entity = by_id[entity.refers_to]
+    return entity
+
+
 def roots(tagged: TaggedArticle) -> dict[str, tuple[Entity, set[str]]]:
     """Each first mention by id, with every name it goes by (canonical and each mention as written)."""
     by_id = {e.id: e for e in tagged.entities}
@@ -366,17 +375,9 @@ def test_gated_parse_keeps_watched_interactions(real_suite: RealSuite) -> None:
         source = article(paragraphs, passage_date(passage))
 
         def watched(tagged: TaggedArticle) -> set[tuple[str, str, str, str]]:
-            by_id = {e.id: e for e in tagged.entities}
-
-            def root(entity_id: str) -> Entity:
-                entity = by_id[entity_id]
-                while entity.refers_to is not None:
-                    entity = by_id[entity.refers_to]
-                return entity
-
             found = set()
             for i in tagged.interactions:
-                a, b = root(i.source), root(i.target)
+                a, b = root_of(tagged, i.source), root_of(tagged, i.target)
                 if a.actor_id or b.actor_id:
                     found.add((a.canonical_name, b.canonical_name, i.type.value, i.modality.value))
             return found

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from schemas.clean_article import CleanArticle
-from schemas.tagged_article import Entity, TaggedArticle
+from schemas.tagged_article import TaggedArticle
 from services.tagger.syntax import load_triggers, verb_forms
 from services.tagger.tag import Tagger
 from services.watchlist import load_watchlist
+from tests.unit.test_tagger_accuracy import article, root_of
 
 WATCHLIST = Path(__file__).resolve().parents[2] / "services" / "demo_data" / "watchlist.yaml"
 Fact = tuple[str, str, str, str]
@@ -26,35 +26,14 @@ def tagger() -> Tagger:
 
 
 def tag(tagger: Tagger, text: str, *, day: datetime = datetime(2024, 6, 1, tzinfo=UTC)) -> TaggedArticle:
-    paragraphs = [p for p in text.split("\n\n") if p]
-    return tagger.tag(
-        CleanArticle(
-            id="syntax",
-            url="https://example.org/syntax",
-            source="test",
-            title="",
-            text="\n\n".join(paragraphs),
-            paragraphs=paragraphs,
-            fetched_at=day,
-            published_at=day,
-        ),
-        parse_all=True,
-    )
+    return tagger.tag(article([p for p in text.split("\n\n") if p], day), parse_all=True)
 
 
 def facts(tagged: TaggedArticle) -> set[Fact]:
     """(source, target, type, modality) by canonical names; symmetric order is normalised by sorting."""
-    by_id = {e.id: e for e in tagged.entities}
-
-    def root(entity_id: str) -> Entity:
-        entity = by_id[entity_id]
-        while entity.refers_to is not None:
-            entity = by_id[entity.refers_to]
-        return entity
-
     found: set[Fact] = set()
     for i in tagged.interactions:
-        a, b = root(i.source).canonical_name, root(i.target).canonical_name
+        a, b = root_of(tagged, i.source).canonical_name, root_of(tagged, i.target).canonical_name
         if i.type.value in ("meet", "talks", "phone_call", "agree"):
             a, b = sorted((a, b))
         found.add((a, b, i.type.value, i.modality.value))
