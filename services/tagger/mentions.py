@@ -120,7 +120,8 @@ def _kb_person(doc: Doc, index: int, span: Span, hit: Hit) -> Mention | None:
     q = doc.back(hit.start, span.start)
     if span.start < q < hit.start and doc.by_end.get(q) is None:
         word = _LAST_WORD.search(doc.text, max(span.start, q - 30), q)
-        if word is not None and word.group()[:1].isupper() and word.group() not in NAME_STOP:
+        possessive = word is not None and word.group().endswith(("'s", "’s"))  # "Egypt's Sameh Shoukry"
+        if word is not None and word.group()[:1].isupper() and word.group() not in NAME_STOP and not possessive:
             return None
     # ... nor when it only starts one ("Hadi Sarraji" is not President Hadi).
     after = doc.forward(hit.end, span.end)
@@ -178,6 +179,7 @@ def _generic_orgs(doc: Doc, index: int, span: Span, hits: list[Hit]) -> list[Men
         if doc.text[end - 2 : end] in ("'s", "’s"):
             end -= 2
         country: str | None = None
+        leading: list[int] = []  # place words before the name, consumed only if an organisation is found
         # Leading words that only place the organisation ("Iraq-based", "Russian", "The") are not its name.
         while start < end:
             word_end = doc.text.find(" ", start, end)
@@ -192,7 +194,7 @@ def _generic_orgs(doc: Doc, index: int, span: Span, hits: list[Hit]) -> list[Men
                 and (hit.end == word_end or doc.text[hit.end] == "-")
             ):
                 country = country or place.ref.iso3
-                doc.consumed.add(hit.start)
+                leading.append(hit.start)
                 start = doc.forward(word_end, end)
                 continue
             if word in NAME_STOP:
@@ -204,6 +206,8 @@ def _generic_orgs(doc: Doc, index: int, span: Span, hits: list[Hit]) -> list[Men
             continue
         if any(h.start < end and start < h.end for h in blockers):
             continue
+        # "Moscow on Friday" was no organisation: only now is "Moscow" known to be part of one's name.
+        doc.consumed.update(leading)
         votes: dict[Sector, int] = defaultdict(int)
         for word in words:
             head = doc.org_heads.get(word)

@@ -219,5 +219,8 @@ def subjects_of(sentence: SentenceGraph, verb: Token) -> list[Mention]:
             return []
         current = current.head
         if is_preposition(current):  # "after meeting X, Y said": the preposition's head is the verb
+            if current.lower_ in ("for", "of") and children(current.head, "dobj"):
+                # "condemned Moscow for hosting ...", "accused Iran of arming ...": the object does it.
+                return [m for obj in children(current.head, "dobj") for m in sentence.sides(obj)]
             current = current.head
     return []

@@ -235,6 +235,11 @@ def _noun_links(sentence: SentenceGraph, noun: Token, trigger: Trigger) -> list[
             modality = read_modality(noun.head, sentence) if modality is Modality.HAPPENED else modality
             pairs = [(d, r) for d in donors for r in receivers]
             return [Link(a, b, trigger.type, modality, why + " (from)") for a, b in pairs if a.root() is not b.root()]
+    if trigger.type in _HOSTILE_TYPES and owners:
+        # "Britain's proscription of the Wagner Group", "the US sanctions on X"
+        targets = phrase_sides(sentence, noun, ("of", "on", "against"))
+        pairs = [(o, t) for o in owners for t in targets]
+        return [Link(a, b, trigger.type, modality, why) for a, b in pairs if a.root() is not b.root()]
     if len(between) >= 2:
         pairs = [(a, b) for i, a in enumerate(between) for b in between[i + 1 :]]
         why += " (between)"
