@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from schemas.clean_article import CleanArticle
-from schemas.tagged_article import Entity, EntityKind, Interaction, InteractionType, TaggedArticle
+from schemas.tagged_article import CONTACT_TYPES, Entity, EntityKind, Interaction, InteractionType, TaggedArticle
 from schemas.watchlist import WatchlistEntry
 from services.tagger.tag import Tagger
 from services.watchlist import load_watchlist
@@ -28,9 +28,10 @@ PASSAGES = DATA / "passages.yaml"
 REAL_STYLES = sorted(DATA.glob("real-styles-*.yaml"))
 WATCHLIST = REPO / "services" / "demo_data" / "watchlist.yaml"
 
-# Floors set a little below the measured figures (round 4, 92 passages: entities 0.98 / 0.98, interactions
+# Floors set a little below the measured figures (issue 9, 92 passages: entities 0.97 / 0.98, interactions
+# 0.97 / 0.95; before it, round 4: entities 0.98 / 0.98, interactions
 # 0.97 / 0.91), so a regression fails.
-FLOORS = {"entity_precision": 0.95, "entity_recall": 0.95, "interaction_precision": 0.94, "interaction_recall": 0.88}
+FLOORS = {"entity_precision": 0.95, "entity_recall": 0.95, "interaction_precision": 0.94, "interaction_recall": 0.92}
 SEED_FLOORS = {"precision": 0.92, "recall": 0.9}
 # Types where source and target may be given either way round.
 _SYMMETRIC = {InteractionType.MEET, InteractionType.TALKS, InteractionType.PHONE_CALL, InteractionType.AGREE}
@@ -151,7 +152,16 @@ def score_entities(
             )
 
 
-def score_links(tagged: TaggedArticle, expected: list[ExpectedLink], label: str, score: Score) -> None:
+def _kind(value: str, collapse: bool) -> str:
+    """The interaction type, or with `collapse` only whether it is a contact (what an alert needs) or not."""
+    if not collapse:
+        return value
+    return "contact" if InteractionType(value) in CONTACT_TYPES else "hostile"
+
+
+def score_links(
+    tagged: TaggedArticle, expected: list[ExpectedLink], label: str, score: Score, *, collapse: bool = False
+) -> None:
     found = roots(tagged)
     by_id = {e.id: e for e in tagged.entities}
 
@@ -183,7 +193,11 @@ def score_links(tagged: TaggedArticle, expected: list[ExpectedLink], label: str,
         s, t = source.casefold(), target.casefold()
         hit = None
         for index, (sources, targets, interaction) in enumerate(predicted):
-            if index in used or interaction.type.value != kind or interaction.modality.value != modality:
+            if (
+                index in used
+                or _kind(interaction.type.value, collapse) != _kind(kind, collapse)
+                or interaction.modality.value != modality
+            ):
                 continue
             forward = s in sources and t in targets
             backward = interaction.type in _SYMMETRIC and t in sources and s in targets
@@ -274,7 +288,12 @@ def test_accuracy_on_seed_article(
 # --- the real-styles suite: passages written apart from the rules ------------------------------------
 
 # Floors a little below the figures measured when the suite was added (see README), so a regression fails.
-REAL_FLOORS = {"entity_precision": 0.0, "entity_recall": 0.0, "interaction_precision": 0.0, "interaction_recall": 0.0}
+REAL_FLOORS = {
+    "entity_precision": 0.78,
+    "entity_recall": 0.76,
+    "interaction_precision": 0.68,
+    "interaction_recall": 0.4,
+}
 CLASSES = {
     "titled-no-nationality",
     "bare-name",
@@ -329,6 +348,7 @@ def _row(name: str, entities: Score, links: Score) -> str:
 def test_accuracy_on_real_styles(real_suite: RealSuite, capsys: pytest.CaptureFixture[str]) -> None:
     tagger, passages = real_suite
     total_entities, total_links = Score(), Score()
+    contact = Score()  # interactions with the type read only as contact or hostile (what alerts depend on)
     by_group: dict[str, tuple[Score, Score]] = {}
     for passage in passages:
         paragraphs = [p for p in passage["text"].split("\n\n") if p]
@@ -338,6 +358,7 @@ def test_accuracy_on_real_styles(real_suite: RealSuite, capsys: pytest.CaptureFi
         entities, links = Score(), Score()
         score_entities(tagged, [expected_entity(e) for e in passage["entities"]], passage["id"], entities)
         score_links(tagged, [(i[0], i[1], i[2], i[3]) for i in passage["interactions"]], passage["id"], links)
+        score_links(tagged, [(i[0], i[1], i[2], i[3]) for i in passage["interactions"]], "", contact, collapse=True)
         groups = [f"class {c}" for c in passage["classes"]] + [f"style {passage['style']}"]
         for target_entities, target_links in [(total_entities, total_links)] + [
             by_group.setdefault(g, (Score(), Score())) for g in groups
@@ -357,6 +378,10 @@ def test_accuracy_on_real_styles(real_suite: RealSuite, capsys: pytest.CaptureFi
     with capsys.disabled():
         print(f"\ntagger accuracy on {len(passages)} real-style passages:")
         print(_row("all", total_entities, total_links))
+        print(
+            f"  {'all, contact or hostile':<24} interactions P {contact.precision():.2f} R {contact.recall():.2f} "
+            "(sides, modality, and contact vs hostile instead of the exact type)"
+        )
         for name in sorted(by_group):
             print(_row(name, *by_group[name]))
         for line in total_entities.misses + total_links.misses:

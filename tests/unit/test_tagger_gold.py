@@ -24,7 +24,7 @@ _ROLES = {"GOV": "GOV", "MIL": "MIL", "COP": "SECURITY", "SPY": "SECURITY", "JUD
 _NOT_COUNTRIES = {"IGO", "NGO", "MNC", "---", ""}
 # Floors a little below the figures measured when this test was written (see README), so that a regression
 # fails; they are low because the set is real news the rules were not written for.
-FLOORS = {"actor_country_recall": 0.33, "dyad_recall": 0.01, "entity_country_precision": 0.6}
+FLOORS = {"actor_country_recall": 0.48, "dyad_recall": 0.12, "entity_country_precision": 0.7}
 
 
 def _sentences() -> list[dict[str, Any]]:
