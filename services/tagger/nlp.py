@@ -36,6 +36,8 @@ class LoadedPipeline:
     nlp: Language
     name: str
     load_seconds: float
+    # The recogniser reads a shared embedding (md, trf): it must run in the same batch as the rest.
+    ner_listens: bool = False
 
 
 @lru_cache(maxsize=2)
@@ -58,7 +60,9 @@ def load_pipeline(name: str = DEFAULT_MODEL) -> LoadedPipeline:
         raise ModelLoadError(
             f"spaCy pipeline {name!r} (ACTORWATCH_TAGGER_SPACY_MODEL) lacks {', '.join(sorted(missing))}"
         )
-    return LoadedPipeline(nlp, name, time.perf_counter() - started)
+    ner = nlp.get_pipe("ner")
+    listens = any("listener" in type(node).__name__.lower() or "listener" in node.name for node in ner.model.walk())
+    return LoadedPipeline(nlp, name, time.perf_counter() - started, listens)
 
 
 @dataclass(slots=True)
@@ -86,17 +90,22 @@ def parse_sentences(
     """Parse the chosen sentences (indexes into `sentences`), in batches. Named entities (60% of the cost) are
     recognised only in the sentences of `recognise` (all when None)."""
     picked = list(chosen)[:MAX_PARSED_SENTENCES]
+    starts = [after_dateline(text, sentences[i]) for i in picked]
+    texts = [
+        text[start : min(sentences[i].end, start + MAX_PARSE_CHARS)] for i, start in zip(picked, starts, strict=True)
+    ]
+    nlp = pipeline.nlp
+    has_ner = "ner" in nlp.pipe_names
+    # One batch through everything but the recogniser, then the recogniser (which has its own token vectors)
+    # over the sentences that need names: two calls per article however the sentences divide.
+    if not has_ner or recognise is None or pipeline.ner_listens:
+        docs = list(nlp.pipe(texts, batch_size=64))
+    else:
+        docs = list(nlp.pipe(texts, batch_size=64, disable=["ner"]))
+        wanted = [doc for i, doc in zip(picked, docs, strict=True) if i in recognise]
+        for _ in nlp.get_pipe("ner").pipe(wanted, batch_size=64):
+            pass  # annotates the docs in place
     parsed: dict[int, ParsedSentence] = {}
-    full = [i for i in picked if recognise is None or i in recognise]
-    light = [i for i in picked if recognise is not None and i not in recognise]
-    for group, disable in ((full, []), (light, ["ner"])):
-        if not group:
-            continue
-        starts = [after_dateline(text, sentences[i]) for i in group]
-        texts = [
-            text[start : min(sentences[i].end, start + MAX_PARSE_CHARS)] for i, start in zip(group, starts, strict=True)
-        ]
-        docs = pipeline.nlp.pipe(texts, batch_size=64, disable=disable)
-        for index, start, doc in zip(group, starts, docs, strict=True):
-            parsed[index] = ParsedSentence(index, start, doc)
+    for index, start, doc in zip(picked, starts, docs, strict=True):
+        parsed[index] = ParsedSentence(index, start, doc)
     return parsed
