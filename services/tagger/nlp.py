@@ -60,7 +60,7 @@ def load_pipeline(name: str = DEFAULT_MODEL) -> LoadedPipeline:
         raise ModelLoadError(
             f"spaCy pipeline {name!r} (ACTORWATCH_TAGGER_SPACY_MODEL) lacks {', '.join(sorted(missing))}"
         )
-    ner = nlp.get_pipe("ner")
+    ner: Any = nlp.get_pipe("ner")  # a TrainablePipe; get_pipe is typed as a plain callable
     listens = any("listener" in type(node).__name__.lower() or "listener" in node.name for node in ner.model.walk())
     return LoadedPipeline(nlp, name, time.perf_counter() - started, listens)
 
@@ -103,7 +103,8 @@ def parse_sentences(
     else:
         docs = list(nlp.pipe(texts, batch_size=64, disable=["ner"]))
         wanted = [doc for i, doc in zip(picked, docs, strict=True) if i in recognise]
-        for _ in nlp.get_pipe("ner").pipe(wanted, batch_size=64):
+        recogniser: Any = nlp.get_pipe("ner")
+        for _ in recogniser.pipe(wanted, batch_size=64):
             pass  # annotates the docs in place
     parsed: dict[int, ParsedSentence] = {}
     for index, start, doc in zip(picked, starts, docs, strict=True):
