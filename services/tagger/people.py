@@ -14,6 +14,7 @@ from services.tagger.lexicon import Country, Title, TitleScope
 from services.tagger.matcher import Cat
 from services.tagger.mentions import Doc, Mention
 from services.tagger.nlp import ParsedSentence
+from services.tagger.text import after_dateline
 
 # Words that make the office a past one: leading the title ("former prime minister", "the late president",
 # which the title step includes in the mention's lead) or right before it ("ex-", "erstwhile").
@@ -178,3 +179,47 @@ def resolve_office(mention: Mention, kb: KnowledgeBase, at: date) -> bool:
     mention.canonical = record.name
     mention.why += f" -> kb holder '{record.name}' ({record.office} of {record.country} on {at.isoformat()})"
     return True
+
+
+def infer_countries(doc: Doc, dateline: str | None, capitals: dict[str, str], titles: dict[str, Title]) -> None:
+    """ "NAIROBI (Reuters) - President William Ruto ...": a titled person whom neither the text nor the KB
+    places is given the dateline's country, marked inferred (the only context taken as unambiguous: a
+    capital naming one country, where the story was filed)."""
+    place = _dateline_place(doc, dateline)
+    country = capitals.get(place.casefold()) if place else None
+    if country is None:
+        return
+    for mentions in doc.mentions:
+        for mention in mentions:
+            if (
+                mention.kind is not EntityKind.PERSON
+                or mention.country is not None
+                or mention.actor_id is not None
+                or mention.role is None
+                or mention.antecedent is not None
+                or mention.pronoun
+            ):
+                continue
+            title = titles.get(mention.role.casefold())
+            if mention.sector is Sector.UNKNOWN and title is not None:
+                mention.sector = title.sector
+            mention.country = country
+            mention.inferred = True
+            mention.why += f"; country {country} inferred from the dateline '{place}'"
+
+
+_DATELINE_PLACE = re.compile(r"[A-Z][A-Z'.-]+(?: [A-Z][A-Z'.-]+){0,3}")
+
+
+def _dateline_place(doc: Doc, dateline: str | None) -> str | None:
+    if dateline:
+        match = _DATELINE_PLACE.match(dateline)
+        return match.group() if match else None
+    if not doc.sentences:
+        return None
+    first = doc.sentences[0]
+    proper = after_dateline(doc.text, first)
+    if proper == first.start:
+        return None
+    match = _DATELINE_PLACE.match(doc.text, first.start, proper)
+    return match.group().strip() if match else None

@@ -31,7 +31,7 @@ from services.tagger.lexicon import Lexicon, load_lexicon
 from services.tagger.matcher import Matcher
 from services.tagger.mentions import Doc, Mention, find_mentions, mark_zones
 from services.tagger.nlp import DEFAULT_MODEL, LoadedPipeline, ParsedSentence, load_pipeline, parse_sentences
-from services.tagger.people import add_recognised_persons, link_to_kb, resolve_office
+from services.tagger.people import add_recognised_persons, infer_countries, link_to_kb, resolve_office
 from services.tagger.relations import Link, link_sentence
 from services.tagger.syntax import link_parsed, reread_modality
 from services.tagger.text import MAX_CHARS, after_dateline, fold, split_sentences
@@ -61,6 +61,13 @@ class Tagger:
         self._org_heads = {head.word: head for head in self._lexicon.org_heads}
         self._pipeline = pipeline if pipeline is not None or not parse else load_pipeline(model)
         self._triggers: dict[tuple[str, str], Trigger] = load_triggers()
+        # Capitals that name exactly one country (for a dateline), and titles by their words.
+        owners: dict[str, set[str]] = {}
+        for country in self._lexicon.countries:
+            for capital in country.capitals:
+                owners.setdefault(capital.casefold(), set()).add(country.iso3)
+        self._capitals = {c: next(iter(isos)) for c, isos in owners.items() if len(isos) == 1}
+        self._titles = {t.title.casefold(): t for t in self._lexicon.titles}
         self.parse_all = parse_all
 
     @property
@@ -92,6 +99,7 @@ class Tagger:
                 add_recognised_persons(doc, index, parsed[index])
         at = _article_date(article)
         link_to_kb(doc, self._kb, at)
+        infer_countries(doc, article.dateline, self._capitals, self._titles)
         link_names(doc, self._watch)
         links = self._resolve_and_link(doc, parsed, at)
         return _build(article, doc, links)
