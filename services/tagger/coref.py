@@ -11,7 +11,7 @@ from bisect import bisect_right
 
 from schemas.tagged_article import EntityKind, Sector
 from schemas.watchlist import WatchlistEntry
-from services.tagger.doc import Doc, Mention
+from services.tagger.doc import NAME_STOP, Doc, Mention
 
 _PARTICLE = re.compile(r"^(?:al|el|ad|as|ash|ar|an|at|az)-", re.I)
 
@@ -107,6 +107,8 @@ def link_names(doc: Doc, watch: dict[str, WatchlistEntry]) -> None:
         index = bisect_right(sentence_starts, start) - 1
         if target.start >= start or start in doc.consumed or index < 0 or end > doc.sentences[index].end:
             continue
+        if " " not in key and _after_first_name(doc, doc.sentences[index].start, start, target):
+            continue  # "Saddam Haftar" after "Khalifa Haftar": another person of that name
         if any(m.start < end and start < m.end for m in doc.mentions[index]):
             continue
         what = "acronym" if key in doc.acronyms else "name"
@@ -125,6 +127,19 @@ def link_names(doc: Doc, watch: dict[str, WatchlistEntry]) -> None:
         mention.antecedent = target
         doc.mentions[index].append(mention)
         doc.mentions[index].sort(key=lambda m: (m.start, -m.end))
+
+
+_PREVIOUS_WORD = re.compile(r"([\w'’-]+)[ ]+$")
+
+
+def _after_first_name(doc: Doc, lo: int, start: int, target: Mention) -> bool:
+    """A surname right after a capitalised word that is not part of the target's name ("Saddam Haftar")."""
+    match = _PREVIOUS_WORD.search(doc.text, max(lo, start - 30), start)
+    if match is None or not match.group(1)[:1].isupper() or match.group(1) in NAME_STOP:
+        return False
+    if doc.by_end.get(match.end(1)) is not None:
+        return False  # a title, place or body ("President Haftar", "Libya's Haftar")
+    return match.group(1).casefold() not in target.canonical.casefold().split()
 
 
 def _is_word(char: str) -> bool:

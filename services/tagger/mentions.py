@@ -64,7 +64,8 @@ def find_mentions(doc: Doc, index: int, span: Span, watch: dict[str, WatchlistEn
             if mention is not None:
                 found.append(mention)
         elif cat is Cat.WATCH and hit.start not in consumed:
-            found.append(_watched(index, hit))
+            if not _other_person(doc, span, hit):
+                found.append(_watched(index, hit))
         elif cat is Cat.PERSON and hit.start not in consumed:
             person = _kb_person(doc, index, span, hit)
             if person is not None:
@@ -88,6 +89,22 @@ def find_mentions(doc: Doc, index: int, span: Span, watch: dict[str, WatchlistEn
         if not any(m.start <= start < m.end for m in found):
             found.append(Mention(EntityKind.PERSON, start, match.end(), "", "", index, pronoun=True))
     found.sort(key=lambda m: (m.start, -m.end))
+
+
+def _other_person(doc: Doc, span: Span, hit: Hit) -> bool:
+    """A watched person's one-word alias (a surname) after a first name that is not his: "Saddam Haftar" is
+    not "Haftar" (Khalifa), "Hamza bin Laden" is not "bin Laden"."""
+    entry = hit.key.ref
+    if not isinstance(entry, WatchlistEntry) or entry.kind is not EntityKind.PERSON or " " in hit.key.form.strip():
+        return False
+    q = doc.back(hit.start, span.start)
+    if not (span.start < q < hit.start) or doc.by_end.get(q) is not None:
+        return False
+    word = _LAST_WORD.search(doc.text, max(span.start, q - 30), q)
+    if word is None or not word.group()[:1].isupper() or word.group() in NAME_STOP:
+        return False
+    longer = f"{word.group()} {doc.text[hit.start : hit.end]}".casefold()
+    return not any(longer in alias.casefold() for alias in (entry.name, *entry.aliases))
 
 
 def _watched(index: int, hit: Hit) -> Mention:

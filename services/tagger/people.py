@@ -52,7 +52,7 @@ def add_recognised_persons(doc: Doc, index: int, parsed: ParsedSentence) -> None
         if len(words) < 2 or words[0].casefold() in _NOT_NAME_START or not all(w[:1].isupper() for w in words):
             continue  # a single word is too often a place or a misread; KB surnames are found by the alias pass
         if any(m.start < end and start < m.tail for m in found) or any(
-            h.start < end and start < h.end and h.cat in (Cat.WATCH, Cat.BODY, Cat.COUNTRY, Cat.CAPITAL, Cat.TITLE)
+            h.start < end and start < h.end and h.cat in (Cat.BODY, Cat.COUNTRY, Cat.CAPITAL, Cat.TITLE)
             for h in doc.sentence_hits[index]
         ):
             continue

@@ -117,9 +117,13 @@ class SentenceGraph:
         return []
 
     def _group(self, token: Token) -> list[Mention]:
-        """ "a delegation led by X": X; "a Hamas delegation", "a delegation of Hamas": Hamas."""
+        """ "a delegation led by X": X; "a Hamas delegation", "a delegation of Hamas": Hamas; "a delegation from
+        the Hamas movement headed by X": Hamas and X."""
         found: list[Mention] = []
-        for child in token.children:
+        owners = [
+            p for prep in children(token, "prep") if prep.lower_ in ("of", "from") for p in children(prep, "pobj")
+        ]
+        for child in [*token.children, *(c for owner in owners for c in owner.children if c.dep_ == "acl")]:
             if child.dep_ == "acl" and child.lower_ in _LEAD_VERBS:
                 for agent in child.children:
                     if agent.dep_ in ("agent", "prep"):

@@ -35,10 +35,12 @@ from services.tagger.triggers import (
 __all__ = ["link_parsed", "load_triggers", "reread_modality", "verb_forms"]
 
 # Subjects that meet each other when nothing follows the verb ("X and Y met", "X and Y agreed").
-_JOINT_LEMMAS = frozenset(["meet", "agree", "negotiate", "confer", "talk", "cooperate", "discuss", "sign"])
+_JOINT_LEMMAS = frozenset(
+    ["meet", "agree", "negotiate", "confer", "talk", "cooperate", "discuss", "sign", "shake", "embrace"]
+)
 
 # Verbs whose object is a topic or a document, not a side ("the two discussed the war", "signed a deal").
-_TOPIC_LEMMAS = frozenset(["discuss", "sign"])
+_TOPIC_LEMMAS = frozenset(["discuss", "sign", "shake"])
 
 _HOSTILE_TYPES = frozenset(
     [InteractionType.SANCTION, InteractionType.ATTACK, InteractionType.DESIGNATE, InteractionType.CONDEMN]

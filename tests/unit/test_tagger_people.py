@@ -100,3 +100,24 @@ def test_collective_state_actors(tagger: Tagger) -> None:
 def test_initials_are_part_of_a_name(tagger: Tagger) -> None:
     tagged = tag(tagger, "Indian External Affairs Minister S. Jaishankar met al-Kaabi.", 2024)
     assert person(tagged, "S. Jaishankar").country == "IND"
+
+
+def test_a_watched_surname_after_another_first_name_is_another_person() -> None:
+    from schemas.watchlist import WatchlistEntry
+
+    haftar = WatchlistEntry(
+        actor_id="khalifa-haftar",
+        name="Khalifa Haftar",
+        kind="PERSON",
+        aliases=["Haftar", "Field Marshal Haftar"],
+        home_country="LBY",
+        sector="ARMED_GROUP",
+    )
+    tagger = Tagger([haftar])
+    text = "Defence Minister Yasar Guler received Saddam Haftar in Ankara. Khalifa Haftar stayed in Benghazi."
+    tagged = tag(tagger, text, 2024)
+    son = person(tagged, "Saddam Haftar")
+    assert son.actor_id is None
+    assert not any(e.actor_id == "khalifa-haftar" and e.start < text.index(".") for e in tagged.entities)
+    assert person(tagged, "Khalifa Haftar").actor_id == "khalifa-haftar"
+    assert person(tag(tagger, "Field Marshal Haftar met Guler.", 2024), "Haftar").actor_id == "khalifa-haftar"
