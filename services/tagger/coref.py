@@ -137,6 +137,8 @@ def _after_first_name(doc: Doc, lo: int, start: int, target: Mention) -> bool:
     match = _PREVIOUS_WORD.search(doc.text, max(lo, start - 30), start)
     if match is None or not match.group(1)[:1].isupper() or match.group(1) in NAME_STOP:
         return False
+    if match.group(1).endswith(("'s", "’s")):
+        return False  # "Libya's Haftar"
     if doc.by_end.get(match.end(1)) is not None:
         return False  # a title, place or body ("President Haftar", "Libya's Haftar")
     return match.group(1).casefold() not in target.canonical.casefold().split()

@@ -103,6 +103,8 @@ def _other_person(doc: Doc, span: Span, hit: Hit) -> bool:
     word = _LAST_WORD.search(doc.text, max(span.start, q - 30), q)
     if word is None or not word.group()[:1].isupper() or word.group() in NAME_STOP:
         return False
+    if word.group().endswith(("'s", "’s")):
+        return False  # "Libya's Haftar"
     longer = f"{word.group()} {doc.text[hit.start : hit.end]}".casefold()
     return not any(longer in alias.casefold() for alias in (entry.name, *entry.aliases))
 
