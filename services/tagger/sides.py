@@ -59,6 +59,11 @@ class SentenceGraph:
             owner = next((m for m in candidates if m.start < end and start < m.end), None)
             if owner is not None:
                 self.by_token[token.i] = owner
+        # A person's title words before the name ("Foreign Minister ...", "X's secretary-general, ...") are his.
+        for mention in candidates:
+            if mention.kind is EntityKind.PERSON and mention.head is None and mention.lead < mention.start:
+                for token in parsed.char_span_tokens(mention.lead, mention.start):
+                    self.by_token.setdefault(token.i, mention)
         # The pattern step reads ", US envoy Tom Barrack and ..." after a name as an apposition; the parse
         # says whether a mention inside such a zone is one (a modifier) or a coordinated side (a conjunct).
         for mention in {id(m): m for m in self.by_token.values()}.values():
@@ -69,7 +74,13 @@ class SentenceGraph:
                 for t in parsed.doc
                 if self.by_token.get(t.i) is mention and self.by_token.get(t.head.i) is not mention
             ]
-            if not any(t.dep_ == "conj" and self.by_token.get(t.head.i) is not None for t in roots):
+            # A name in apposition to a plain noun ("met Harakat al-Nujaba's secretary-general, Akram
+            # al-Kaabi,") is what that noun stands for: a side too.
+            if not any(
+                (t.dep_ == "conj" and self.by_token.get(t.head.i) is not None)
+                or (t.dep_ == "appos" and self.by_token.get(t.head.i) is None and t.head.tag_.startswith("NN"))
+                for t in roots
+            ):
                 for key in [k for k, m in self.by_token.items() if m is mention]:
                     del self.by_token[key]
 

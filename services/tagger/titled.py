@@ -60,7 +60,8 @@ def titled_person(doc: Doc, index: int, span: Span, hit: Hit, found: list[Mentio
         lead = pre.start()
     if country is None:
         q = doc.back(lead, span.start)
-        org = next((m for m in found if m.tail == q and m.kind is EntityKind.ORG and q < lead), None)
+        owner_end = q - 2 if doc.folded[q - 2 : q] == "'s" else q  # "Harakat al-Nujaba's secretary-general"
+        org = next((m for m in found if m.tail in (q, owner_end) and m.kind is EntityKind.ORG and q < lead), None)
         if org is not None:
             lead = org.lead
     role_end = last.end
@@ -150,6 +151,15 @@ def titled_person(doc: Doc, index: int, span: Span, hit: Hit, found: list[Mentio
     if doc.text.startswith(",", name_from) and (
         country is not None or org is not None or the_before(doc, lead, span.start) is not None
     ):
+        watched = _watched_after_comma(doc, name_from, span.end, found)
+        if watched is not None:
+            # "Harakat al-Nujaba's secretary-general, Akram al-Kaabi,": the title stands for the watched
+            # person (its words are his in the parse) and the organisation only describes him.
+            watched.lead = min(watched.lead, lead)
+            if org is not None and org is not watched:
+                org.head = watched
+            doc.consumed.add(hit.start)
+            return
         name = _appositive_name(doc, name_from, span.end, found)
     if name is not None:
         why = f"name after appositive title '{role}'" + (f", country from {source}" if source else "")
@@ -197,6 +207,16 @@ def _host_country(doc: Doc, pos: int, hi: int, title: Title) -> Hit | None:
 _NAME_COMMA = re.compile(r",[ ]+")
 
 _SENTENCE_TAIL = " .!?\"'”’)"
+
+
+def _watched_after_comma(doc: Doc, pos: int, hi: int, found: list[Mention]) -> Mention | None:
+    comma = _NAME_COMMA.match(doc.text, pos, hi)
+    if comma is None:
+        return None
+    return next(
+        (m for m in found if m.start == comma.end() and m.kind is EntityKind.PERSON and m.actor_id is not None),
+        None,
+    )
 
 
 def _appositive_name(doc: Doc, pos: int, hi: int, found: list[Mention]) -> tuple[int, int, str] | None:

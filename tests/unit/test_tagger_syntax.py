@@ -171,3 +171,15 @@ def test_lists_of_names_are_lists_not_appositions(tagger: Tagger) -> None:
     )
     assert ("Abbas Araghchi", "Akram al-Kaabi", "meet", "happened") in found
     assert ("Akram al-Kaabi", "Bassam Sabbagh", "meet", "happened") in found
+
+
+def test_title_of_an_organisation_then_the_watched_name(tagger: Tagger) -> None:
+    found = facts(
+        tag(
+            tagger,
+            "Russian Deputy Foreign Minister Mikhail Bogdanov met Harakat al-Nujaba's secretary-general, "
+            "Akram al-Kaabi, in Moscow on Tuesday.",
+        )
+    )
+    assert ("Akram al-Kaabi", "Mikhail Bogdanov", "meet", "happened") in found
+    assert not any("Harakat al-Nujaba" in f[:2] for f in found)
