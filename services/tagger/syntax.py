@@ -130,8 +130,6 @@ def _verb_links(
     triggers: dict[tuple[str, str], Trigger],
     handled: set[int],
 ) -> list[Link]:
-    if not _needs(trigger, sentence):
-        return []
     if trigger.lemma == "call" and any(p.lower_ == "on" for p in children(verb, "prep")):
         # "called on Acting Interior Minister X": a courtesy visit.
         subjects = subjects_of(sentence, verb)
@@ -144,6 +142,10 @@ def _verb_links(
             for b in hosts
             if a.root() is not b.root()
         ]
+    if not _needs(trigger, sentence):
+        return []
+    if trigger.host and verb.dep_ == "acl" and noun_trigger(verb.head, triggers) is not None:
+        return _hosted_meeting(sentence, verb)
     if trigger.lemma == "call" and (
         children(verb, "oprd", "ccomp") or any(p.lower_ == "for" for p in children(verb, "prep"))
     ):
@@ -210,6 +212,20 @@ def _verb_links(
         pairs = [(a, b) for a, b in pairs if frozenset((id(a), id(b))) not in sentence.grouped]
         why += " (joint subjects)"
     return [Link(a, b, kind, modality, why) for a, b in pairs if a.root() is not b.root()]
+
+
+def _hosted_meeting(sentence: SentenceGraph, verb: Token) -> list[Link]:
+    """ "A and B met at talks in Putrajaya hosted by C", "talks between A and B hosted by C": C hosted both."""
+    meeting = verb.head
+    hosts = [m for agent in children(verb, "agent") for p in children(agent, "pobj") for m in sentence.sides(p)]
+    guests = phrase_sides(sentence, meeting, ("between",))
+    if not guests:
+        governor = meeting.head.head if is_preposition(meeting.head) else meeting.head
+        if is_verb(governor):
+            guests = subjects_of(sentence, governor)
+    modality = read_modality(verb, sentence)
+    why = f"parse: '{meeting.text} {verb.text} by'"
+    return [Link(h, g, InteractionType.HOST, modality, why) for h in hosts for g in guests if h.root() is not g.root()]
 
 
 def _noun_links(sentence: SentenceGraph, noun: Token, trigger: Trigger) -> list[Link]:

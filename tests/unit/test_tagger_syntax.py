@@ -183,3 +183,20 @@ def test_title_of_an_organisation_then_the_watched_name(tagger: Tagger) -> None:
     )
     assert ("Akram al-Kaabi", "Mikhail Bogdanov", "meet", "happened") in found
     assert not any("Harakat al-Nujaba" in f[:2] for f in found)
+
+
+def test_talks_hosted_by_a_third_party(tagger: Tagger) -> None:
+    found = facts(
+        tag(
+            tagger,
+            "Al-Kaabi and Syrian Foreign Minister Bassam Sabbagh met on Monday at talks in Muscat hosted by Omani "
+            "Foreign Minister Badr Albusaidi.",
+        )
+    )
+    assert ("Badr Albusaidi", "Akram al-Kaabi", "host", "happened") in found
+    assert ("Badr Albusaidi", "Bassam Sabbagh", "host", "happened") in found
+
+
+def test_calling_on_someone_is_a_visit(tagger: Tagger) -> None:
+    found = facts(tag(tagger, "Al-Kaabi (L) calls on Iranian Vice President Mohammad Reza Aref in Tehran on Friday."))
+    assert ("Akram al-Kaabi", "Mohammad Reza Aref", "visit", "happened") in found
