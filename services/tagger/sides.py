@@ -24,8 +24,25 @@ _RELATIVE_PRONOUNS = frozenset(["who", "which", "that", "whom"])
 # Pronouns of a group or a state that the mention steps do not resolve ("they", "it", "we").
 _PLURAL_PRONOUNS = frozenset(["they", "it", "we"])
 
+_QUANTITIES = frozenset(["hundreds", "thousands", "dozens", "scores", "some", "several", "many"])
 GROUP_NOUNS = frozenset(
-    ["delegation", "delegations", "team", "mission", "entourage", "convoy", "commanders", "representatives", "envoys"]
+    [
+        "delegation",
+        "delegations",
+        "team",
+        "mission",
+        "entourage",
+        "convoy",
+        "commanders",
+        "representatives",
+        "envoys",
+        "fighters",
+        "militants",
+        "members",
+        "officers",
+        "operatives",
+        "leaders",
+    ]
 )
 
 HEDGES = re.compile(
@@ -109,6 +126,15 @@ class SentenceGraph:
         mention = self.by_token.get(token.i)
         if mention is not None:
             return [mention]
+        if token.lower_ in _QUANTITIES:
+            # "trained hundreds of Hamas fighters": the people counted.
+            return [
+                m
+                for prep in children(token, "prep")
+                if prep.lower_ == "of"
+                for p in children(prep, "pobj")
+                for m in self._side(p, place_ok)
+            ]
         if token.lower_ in GROUP_NOUNS:
             group = self._group(token)
             for i, a in enumerate(group):

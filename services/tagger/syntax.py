@@ -173,6 +173,10 @@ def _verb_links(
     why = f"parse: '{verb.text}'" + (f" + '{noun.text}'" if noun is not None else "")
     subjects = subjects_of(sentence, verb)
     others: list[Mention] = []
+    if not trigger.light and kind in _JOINT_TYPES | {InteractionType.SUPPORT}:
+        # "agreed local truces with X", "signed a deal with X", "discussed the war with X"
+        for obj in children(verb, "dobj"):
+            others.extend(m for m in phrase_sides(sentence, obj, ("with",)) if m not in others)
     if trigger.takes_object and not passive:
         for obj in children(verb, "dobj"):
             others.extend(sentence.sides(obj, place_ok=kind not in _PLACE_OBJECT_TYPES))
