@@ -102,7 +102,12 @@ def link_parsed(
             trigger = triggers.get((token.lower_, "VERB"))
         if trigger is not None:
             seen += 1
-            links.extend(_verb_links(sentence, token, trigger, triggers, handled))
+            found = _verb_links(sentence, token, trigger, triggers, handled)
+            if _purpose(token):
+                # "met in Damascus to discuss ...": the purpose restates the meeting, it is no second contact.
+                met = {frozenset((id(k.source.root()), id(k.target.root()))) for k in [*existing, *links]}
+                found = [k for k in found if frozenset((id(k.source.root()), id(k.target.root()))) not in met]
+            links.extend(found)
             continue
         noun = noun_trigger(token, triggers)
         if noun is not None and token.i not in handled:
@@ -117,6 +122,11 @@ def link_parsed(
         link.source.used = link.target.used = True
         kept.append(link)
     return kept
+
+
+def _purpose(verb: Token) -> bool:
+    """An infinitive of purpose or result hanging on another verb ("met ... to discuss")."""
+    return verb.dep_ in ("advcl", "xcomp") and any(c.dep_ == "aux" and c.lower_ == "to" for c in verb.children)
 
 
 def _needs(trigger: Trigger, sentence: SentenceGraph) -> bool:

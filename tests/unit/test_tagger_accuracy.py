@@ -114,6 +114,18 @@ def roots(tagged: TaggedArticle) -> dict[str, tuple[Entity, set[str]]]:
     return groups
 
 
+def same_name(expected: str, names: set[str]) -> bool:
+    """The expected name is one of the names, or (two words or more) a run of words inside one: "Faisal bin
+    Farhan" is "Faisal bin Farhan Al Saud", the knowledge base's fuller form of the same name."""
+    wanted = expected.casefold()
+    if wanted in names:
+        return True
+    words = wanted.split()
+    if len(words) < 2:
+        return False
+    return any(f" {wanted} " in f" {name} " for name in names)
+
+
 def score_entities(
     tagged: TaggedArticle,
     expected: list[ExpectedEntity],
@@ -128,7 +140,7 @@ def score_entities(
             (
                 rid
                 for rid, (root, names) in found.items()
-                if name.casefold() in names
+                if same_name(name, names)
                 and root.country == country
                 and root.sector.value == sector
                 and root.former == former
@@ -199,8 +211,8 @@ def score_links(
                 or interaction.modality.value != modality
             ):
                 continue
-            forward = s in sources and t in targets
-            backward = interaction.type in _SYMMETRIC and t in sources and s in targets
+            forward = same_name(s, sources) and same_name(t, targets)
+            backward = interaction.type in _SYMMETRIC and same_name(t, sources) and same_name(s, targets)
             if forward or backward:
                 hit = index
                 break
@@ -289,10 +301,10 @@ def test_accuracy_on_seed_article(
 
 # Floors a little below the figures measured when the suite was added (see README), so a regression fails.
 REAL_FLOORS = {
-    "entity_precision": 0.78,
-    "entity_recall": 0.76,
-    "interaction_precision": 0.68,
-    "interaction_recall": 0.4,
+    "entity_precision": 0.8,
+    "entity_recall": 0.79,
+    "interaction_precision": 0.76,
+    "interaction_recall": 0.48,
 }
 CLASSES = {
     "titled-no-nationality",
