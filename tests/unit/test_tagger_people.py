@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -122,3 +123,23 @@ def test_a_watched_surname_after_another_first_name_is_another_person() -> None:
     assert person(tagged, "Khalifa Haftar").actor_id == "khalifa-haftar"
     assert person(tag(tagger, "Libya's Haftar met Guler.", 2024), "Haftar").actor_id == "khalifa-haftar"
     assert person(tag(tagger, "Field Marshal Haftar met Guler.", 2024), "Field Marshal Haftar").actor_id
+
+
+def test_parse_work_is_bounded_on_a_pathological_article(tagger: Tagger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thousands of sentences naming a watched actor: at most MAX_PARSED_SENTENCES are parsed, and the
+    article is still tagged (no error, every mention found by the alias pass)."""
+    import services.tagger.tag as tag_module
+    from services.tagger import nlp
+
+    calls: list[int] = []
+
+    def counting(*args: Any, **kwargs: Any) -> dict[int, nlp.ParsedSentence]:
+        parsed = nlp.parse_sentences(*args, **kwargs)
+        calls.append(len(parsed))
+        return parsed
+
+    monkeypatch.setattr(tag_module, "parse_sentences", counting)
+    text = " ".join(["Al-Kaabi met Russian Deputy Foreign Minister Mikhail Bogdanov."] * 2_000)
+    tagged = tagger.tag(article([text], datetime(2024, 1, 1, tzinfo=UTC)))
+    assert calls == [nlp.MAX_PARSED_SENTENCES]
+    assert sum(e.actor_id == "akram-al-kaabi" for e in tagged.entities) == 2_000
