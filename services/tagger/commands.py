@@ -225,6 +225,9 @@ def format_table(tagged: TaggedArticle) -> str:
         refers = f" -> {e.refers_to}" if e.refers_to else ""
         role = f", {e.role}" if e.role else ""
         actor = f" [watched: {e.actor_id}]" if e.actor_id else ""
+        actor += f" [kb: {e.kb_id}]" if e.kb_id else ""
+        actor += " [former]" if e.former else ""
+        actor += " [country inferred]" if e.inferred else ""
         lines.append(
             f"  {e.id:<5} {e.kind.value:<6} {country:<4} {e.sector.value:<11} {e.text!r} = {e.canonical_name}"
             f"{role}{actor}{refers}  ({e.start}-{e.end}; {e.why})"
