@@ -186,10 +186,16 @@ def infer_countries(doc: Doc, dateline: str | None, capitals: dict[str, str], ti
     places is given the dateline's country, marked inferred (the only context taken as unambiguous: a
     capital naming one country, where the story was filed)."""
     place = _dateline_place(doc, dateline)
-    country = capitals.get(place.casefold()) if place else None
-    if country is None:
-        return
-    for mentions in doc.mentions:
+    article_country = capitals.get(place.casefold()) if place else None
+    for index, mentions in enumerate(doc.mentions):
+        country = article_country
+        where = f"the dateline '{place}'"
+        if country is None:
+            # "Foreign Minister Yvan Gil received ... in Caracas": one capital, of one country, in the sentence.
+            local = _capital_in_sentence(doc, index, capitals)
+            if local is None:
+                continue
+            country, where = local[0], f"'in {local[1]}'"
         for mention in mentions:
             if (
                 mention.kind is not EntityKind.PERSON
@@ -205,7 +211,19 @@ def infer_countries(doc: Doc, dateline: str | None, capitals: dict[str, str], ti
                 mention.sector = title.sector
             mention.country = country
             mention.inferred = True
-            mention.why += f"; country {country} inferred from the dateline '{place}'"
+            mention.why += f"; country {country} inferred from {where}"
+
+
+def _capital_in_sentence(doc: Doc, index: int, capitals: dict[str, str]) -> tuple[str, str] | None:
+    places = doc.sentence_places[index]
+    named = {capitals.get(doc.text[h.start : h.end].casefold()) for h in places if h.cat is Cat.CAPITAL}
+    countries = {k.ref.iso3 for h in places for k in h.keys if isinstance(k.ref, Country)}
+    hits = [h for h in places if h.cat is Cat.CAPITAL and doc.folded[max(0, h.start - 3) : h.start] == "in "]
+    if len(hits) != 1 or len(countries) != 1 or None in named:
+        return None
+    capital = doc.text[hits[0].start : hits[0].end]
+    country = capitals.get(capital.casefold())
+    return (country, capital) if country is not None else None
 
 
 _DATELINE_PLACE = re.compile(r"[A-Z][A-Z'.-]+(?: [A-Z][A-Z'.-]+){0,3}")

@@ -143,3 +143,12 @@ def test_parse_work_is_bounded_on_a_pathological_article(tagger: Tagger, monkeyp
     tagged = tagger.tag(article([text], datetime(2024, 1, 1, tzinfo=UTC)))
     assert calls == [nlp.MAX_PARSED_SENTENCES]
     assert sum(e.actor_id == "akram-al-kaabi" for e in tagged.entities) == 2_000
+
+
+def test_one_capital_in_the_sentence_places_an_unplaced_titled_person(tagger: Tagger) -> None:
+    tagged = tag(tagger, "Foreign Minister Amina Wekesa received al-Kaabi in Nairobi on Monday.", 2024)
+    wekesa = person(tagged, "Amina Wekesa")
+    assert (wekesa.country, wekesa.inferred) == ("KEN", True)
+    # Two countries in the sentence: nothing is unambiguous, nothing is inferred.
+    two = tag(tagger, "Foreign Minister Amina Wekesa received al-Kaabi in Nairobi before he flew to Moscow.", 2024)
+    assert person(two, "Amina Wekesa").country is None
