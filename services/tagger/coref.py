@@ -11,7 +11,7 @@ from bisect import bisect_right
 
 from schemas.tagged_article import EntityKind, Sector
 from schemas.watchlist import WatchlistEntry
-from services.tagger.doc import NAME_STOP, Doc, Mention
+from services.tagger.doc import Doc, Mention, name_word_before
 
 _PARTICLE = re.compile(r"^(?:al|el|ad|as|ash|ar|an|at|az)-", re.I)
 
@@ -129,19 +129,10 @@ def link_names(doc: Doc, watch: dict[str, WatchlistEntry]) -> None:
         doc.mentions[index].sort(key=lambda m: (m.start, -m.end))
 
 
-_PREVIOUS_WORD = re.compile(r"([\w'’-]+)[ ]+$")
-
-
 def _after_first_name(doc: Doc, lo: int, start: int, target: Mention) -> bool:
     """A surname right after a capitalised word that is not part of the target's name ("Saddam Haftar")."""
-    match = _PREVIOUS_WORD.search(doc.text, max(lo, start - 30), start)
-    if match is None or not match.group(1)[:1].isupper() or match.group(1) in NAME_STOP:
-        return False
-    if match.group(1).endswith(("'s", "’s")):
-        return False  # "Libya's Haftar"
-    if doc.by_end.get(match.end(1)) is not None:
-        return False  # a title, place or body ("President Haftar", "Libya's Haftar")
-    return match.group(1).casefold() not in target.canonical.casefold().split()
+    word = name_word_before(doc, lo, start)
+    return word is not None and word.casefold() not in target.canonical.casefold().split()
 
 
 def _is_word(char: str) -> bool:

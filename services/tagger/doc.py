@@ -293,3 +293,22 @@ def name_before(doc: Doc, pos: int, lo: int) -> tuple[int, int, str] | None:
     name = _trim_name(doc, match.start(1), match.end(1))
     # At least two words, so that "In Moscow, advisor ..." does not turn a place into a person.
     return name if name is not None and name[1] == pos and " " in name[2] else None
+
+
+_LAST_WORD = re.compile(r"[\w'’-]+$")
+
+
+def name_word_before(doc: Doc, lo: int, pos: int) -> str | None:
+    """The capitalised word right before `pos` when it can be part of a name ("Saddam" before "Haftar",
+    "Ahmed" before "Lavrov"); None for a sentence start, a stop word ("The", "Mr"), a possessive ("Libya's")
+    or a word the alias pass read as something else (a title, place or body: "President Haftar")."""
+    q = doc.back(pos, lo)
+    if not (lo < q < pos) or doc.by_end.get(q) is not None:
+        return None
+    word = _LAST_WORD.search(doc.text, max(lo, q - 30), q)
+    if word is None:
+        return None
+    text = word.group()
+    if not text[:1].isupper() or text in NAME_STOP or text.endswith(("'s", "’s")):
+        return None
+    return text

@@ -41,9 +41,8 @@ def watched_sentences(doc: Doc) -> set[int]:
 def sentences_to_parse(doc: Doc, *, parse_all: bool = False) -> list[int]:
     if parse_all:
         return [i for i, span in enumerate(doc.sentences) if span.end > span.start]
-    watched = [i for i, hits in enumerate(doc.sentence_hits) if any(h.cat is Cat.WATCH for h in hits)]
-    chosen = set(watched)
-    for first in watched:
+    chosen = watched_sentences(doc)
+    for first in sorted(chosen):
         for index in range(first + 1, min(first + 1 + FOLLOW, len(doc.sentences))):
             if index in chosen:
                 continue

@@ -18,6 +18,7 @@ from services.tagger.doc import (
     Mention,
     country_after_of,
     country_before,
+    name_word_before,
     the_before,
 )
 from services.tagger.lexicon import Body, Country, Descriptor
@@ -97,15 +98,10 @@ def _other_person(doc: Doc, span: Span, hit: Hit) -> bool:
     entry = hit.key.ref
     if not isinstance(entry, WatchlistEntry) or entry.kind is not EntityKind.PERSON or " " in hit.key.form.strip():
         return False
-    q = doc.back(hit.start, span.start)
-    if not (span.start < q < hit.start) or doc.by_end.get(q) is not None:
+    word = name_word_before(doc, span.start, hit.start)
+    if word is None:
         return False
-    word = _LAST_WORD.search(doc.text, max(span.start, q - 30), q)
-    if word is None or not word.group()[:1].isupper() or word.group() in NAME_STOP:
-        return False
-    if word.group().endswith(("'s", "’s")):
-        return False  # "Libya's Haftar"
-    longer = f"{word.group()} {doc.text[hit.start : hit.end]}".casefold()
+    longer = f"{word} {doc.text[hit.start : hit.end]}".casefold()
     return not any(longer in alias.casefold() for alias in (entry.name, *entry.aliases))
 
 
@@ -128,20 +124,14 @@ def _watched(index: int, hit: Hit) -> Mention:
     )
 
 
-_LAST_WORD = re.compile(r"[\w'’-]+$")
-
 _FIRST_WORD = re.compile(r"[\w'’-]+")
 
 
 def _kb_person(doc: Doc, index: int, span: Span, hit: Hit) -> Mention | None:
     """A knowledge-base name ("Lavrov", "Recep Tayyip Erdogan"); linked to its record later, as of the
     article's date. Not when it only ends a longer name the KB does not know ("Ahmed Lavrov")."""
-    q = doc.back(hit.start, span.start)
-    if span.start < q < hit.start and doc.by_end.get(q) is None:
-        word = _LAST_WORD.search(doc.text, max(span.start, q - 30), q)
-        possessive = word is not None and word.group().endswith(("'s", "’s"))  # "Egypt's Sameh Shoukry"
-        if word is not None and word.group()[:1].isupper() and word.group() not in NAME_STOP and not possessive:
-            return None
+    if name_word_before(doc, span.start, hit.start) is not None:
+        return None
     # ... nor when it only starts one ("Hadi Sarraji" is not President Hadi).
     after = doc.forward(hit.end, span.end)
     if after == hit.end + 1 and doc.by_start.get(after) is None:

@@ -24,7 +24,6 @@ _FORMER_BEFORE = re.compile(r"(?<![\w-])(?:former|ex-|erstwhile|onetime|one-time
 # person's name is what follows.
 _HONORIFIC = re.compile(r"^(?:(?:King|Queen|Emir|Sheikh|Sultan|Crown Prince|Prince|Captain|General|Colonel)\s+)+")
 _TRAILING_POSSESSIVE = re.compile(r"['’]s?$")
-# Parts of the recogniser's PERSON spans that are no name ("Minister", "the"): they end the name there.
 # Office words the title lexicon may lack in a long title ("Deputy Secretary of Energy"): they give a sector.
 _OFFICE_WORDS = {
     **dict.fromkeys(
@@ -33,6 +32,7 @@ _OFFICE_WORDS = {
     **dict.fromkeys(["spokesperson", "adviser", "advisor", "governor", "undersecretary", "chancellor"], Sector.GOV),
     **dict.fromkeys(["general", "commander", "colonel", "admiral", "marshal", "brigadier", "major"], Sector.MIL),
 }
+# First words of the recogniser's PERSON spans that show it is no bare name ("the", "Minister ...").
 _NOT_NAME_START = frozenset(["the", "a", "an", "mr", "mrs", "ms", "dr", "president", "minister", "general"])
 
 
@@ -153,8 +153,8 @@ def _link(doc: Doc, mention: Mention, kb: KnowledgeBase, at: date) -> None:
     record = resolution.record
     mention.kb_id = record.person_id
     titled = mention.role is not None
-    if mention.why.startswith("kb name") or mention.why.startswith("parser entity"):
-        mention.canonical = _HONORIFIC.sub("", record.name) or record.name
+    # One person, one name: the snapshot's (without a title it may carry), whatever the spelling written.
+    mention.canonical = _HONORIFIC.sub("", record.name) or record.name
     if mention.country is None:
         mention.country = record.country
     if mention.sector is Sector.UNKNOWN:
