@@ -32,7 +32,7 @@ from services.tagger.triggers import (
     verb_forms,
 )
 
-__all__ = ["link_parsed", "load_triggers", "reread_modality", "verb_forms"]
+__all__ = ["link_parsed", "load_triggers", "verb_forms"]
 
 # Subjects that meet each other when nothing follows the verb ("X and Y met", "X and Y agreed").
 _JOINT_LEMMAS = frozenset(
@@ -52,22 +52,19 @@ _JOINT_TYPES = frozenset(
 
 _PHONE_WORDS = frozenset(["phone", "telephone", "video", "videoconference", "videolink"])
 
-# Hostile triggers link sides whatever the object's nature; contact ones need an actor on both sides.
+# The place a visit's object names is where it happened, not whom it was with ("visited Moscow").
 _PLACE_OBJECT_TYPES = frozenset([InteractionType.VISIT])
 
 MAX_TRIGGERS = 40
 
 
-def reread_modality(doc: Doc, index: int, parsed: ParsedSentence, links: list[Link]) -> list[Link]:
+def _reread_modality(sentence: SentenceGraph, links: list[Link]) -> list[Link]:
     """The pattern step reads modality from words near its predicate; where the sentence is parsed, a
     denial, condition, plan or hedge that governs the predicate from further away ("denied on Thursday that
     the minister had met ...") is read from the tree instead."""
-    if not links:
-        return links
-    sentence = SentenceGraph(doc, index, parsed, lambda _: None)
     out: list[Link] = []
     for link in links:
-        tokens = parsed.char_span_tokens(link.at, link.at + 1) if link.at >= 0 else []
+        tokens = sentence.parsed.char_span_tokens(link.at, link.at + 1) if link.at >= 0 else []
         if tokens and link.modality is Modality.HAPPENED:
             modality = read_modality(tokens[0], sentence)
             if modality is not Modality.HAPPENED:
@@ -84,10 +81,12 @@ def link_parsed(
     existing: list[Link],
     register: Callable[[Mention], None],
 ) -> list[Link]:
-    """Interactions of one parsed sentence that the earlier pattern step did not already find."""
+    """The pattern step's links of one parsed sentence (`existing`, their modality re-read from the tree),
+    then the interactions it did not find."""
     sentence = SentenceGraph(doc, index, parsed, register)
+    existing = _reread_modality(sentence, existing)
     if not sentence.by_token and not doc.sentence_places[index]:
-        return []
+        return existing
     taken = {(frozenset((id(link.source.root()), id(link.target.root()))), link.type) for link in existing}
     if existing:
         doc.last_pair = (existing[-1].source.root(), existing[-1].target.root())
@@ -121,7 +120,7 @@ def link_parsed(
         taken.add(pair)
         link.source.used = link.target.used = True
         kept.append(link)
-    return kept
+    return existing + kept
 
 
 def _purpose(verb: Token) -> bool:

@@ -33,7 +33,7 @@ from services.tagger.mentions import Doc, Mention, find_mentions, mark_zones
 from services.tagger.nlp import DEFAULT_MODEL, LoadedPipeline, ParsedSentence, load_pipeline, parse_sentences
 from services.tagger.people import add_recognised_persons, infer_countries, link_to_kb, resolve_office
 from services.tagger.relations import Link, link_sentence
-from services.tagger.syntax import link_parsed, reread_modality
+from services.tagger.syntax import link_parsed
 from services.tagger.text import MAX_CHARS, after_dateline, fold, split_sentences
 from services.tagger.triggers import Trigger, load_triggers
 
@@ -154,8 +154,7 @@ class Tagger:
                 mark_zones(doc, index, span)
             found = link_sentence(doc, index, span, register)
             if index in parsed:
-                found = reread_modality(doc, index, parsed[index], found)
-                found = found + link_parsed(doc, index, parsed[index], self._triggers, found, register)
+                found = link_parsed(doc, index, parsed[index], self._triggers, found, register)
             links.extend(found)
             if found:
                 doc.last_pair = (found[-1].source.root(), found[-1].target.root())

@@ -200,3 +200,10 @@ def test_talks_hosted_by_a_third_party(tagger: Tagger) -> None:
 def test_calling_on_someone_is_a_visit(tagger: Tagger) -> None:
     found = facts(tag(tagger, "Al-Kaabi (L) calls on Iranian Vice President Mohammad Reza Aref in Tehran on Friday."))
     assert ("Akram al-Kaabi", "Mohammad Reza Aref", "visit", "happened") in found
+
+
+def test_a_wire_attribution_is_no_hedge(tagger: Tagger) -> None:
+    said = facts(tag(tagger, "Al-Kaabi met Turkish Foreign Minister Hakan Fidan in Ankara on Tuesday, officials said."))
+    assert ("Akram al-Kaabi", "Hakan Fidan", "meet", "happened") in said
+    hedged = facts(tag(tagger, "Al-Kaabi met Turkish Foreign Minister Hakan Fidan in Ankara, analysts say."))
+    assert ("Akram al-Kaabi", "Hakan Fidan", "meet", "reported") in hedged
