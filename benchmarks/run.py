@@ -1,12 +1,13 @@
 """Throughput, latency and memory of the pipeline, printed as figures.
 
-    python -m benchmarks.run [--articles N] [--skip-kafka]
+    python -m benchmarks.run [--articles N] [--workers W] [--rate R] [--paced-seconds S] [--skip-kafka]
 
 1. Stage functions (no Kafka): clean and tag the real Guardian articles in ../shared/data/corpus/,
    one core, articles per second of CPU time; peak RSS of this process.
-2. End to end through the real broker: cleaner, tagger and alerter as processes, N raw articles
-   published at once; per article the latency from publish to its tagged article on the topic
-   (p50/p99), the drain rate, and each service's peak RSS (VmHWM)."""
+2. End to end through the real broker: cleaner, tagger and alerter as processes (`--workers` each), one
+   article in ten naming the watched actor with a new counterpart. A burst of N articles published at once
+   (the drain rate), then a paced run (`--rate` articles/s): publish -> tagged and publish -> alert latency
+   (p50/p99); each service's peak RSS (VmHWM)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from benchmarks.tagger import CORPUS, load_corpus
-from schemas import RawArticle, TaggedArticle
+from schemas import Alert, RawArticle, TaggedArticle
 from services.cleaner.extract import clean_article
 from services.settings import Settings
 from services.tagger.tag import Tagger
@@ -77,7 +79,39 @@ def vm_hwm_mib(pid: int) -> float:
     return float("nan")
 
 
-def bench_pipeline(texts: list[str], count: int, paced_count: int = 100) -> None:
+# Alert-producing articles: the bundled watchlist's Akram al-Kaabi meets a deputy foreign minister with a
+# name of its own (built from syllables), so that every such article is a new counterpart.
+_COUNTRIES = [
+    ("Russian", "Moscow"),
+    ("Chinese", "Beijing"),
+    ("Turkish", "Ankara"),
+    ("Indian", "New Delhi"),
+    ("Brazilian", "Brasilia"),
+]
+_FIRST = ["Ivan", "Pavel", "Oleg", "Dmitri", "Sergei", "Yuri", "Boris", "Anton", "Kirill", "Maxim", "Lev", "Gleb"]
+_HEAD = ["Bel", "Dor", "Gor", "Kal", "Lom", "Mar", "Nov", "Pes", "Rud", "Sav", "Tar", "Vor", "Zel", "Kras", "Mel"]
+_TAIL = ["achev", "imov", "ushin", "enko", "ovsky", "yakin", "urov", "elin"]
+
+
+def alert_raw(index: int) -> RawArticle:
+    """The `index`-th alert-producing article: a name of its own (1,440 before they repeat)."""
+    adjective, capital = _COUNTRIES[index % len(_COUNTRIES)]
+    name = f"{_FIRST[(index // 120) % 12]} {_HEAD[index % 15]}{_TAIL[(index // 15) % 8]}"
+    body = (
+        f"Nujaba leader meets {adjective} official {index}\n\n{capital.upper()} (Reuters) - Harakat al-Nujaba "
+        f"leader Akram al-Kaabi met {adjective} Deputy Foreign Minister {name} in {capital} on Monday, the group "
+        "said. The two discussed regional security and the situation in Syria."
+    )
+    return RawArticle(
+        url=f"https://bench.example/alert/{index}",
+        source_id="bench",
+        fetched_at=datetime.now(UTC),
+        content_type="text/plain",
+        body=body,
+    )
+
+
+def bench_pipeline(texts: list[str], count: int, *, workers: int, rate: float, paced_s: float) -> None:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     from services.runtime import local_broker
@@ -88,88 +122,138 @@ def bench_pipeline(texts: list[str], count: int, paced_count: int = 100) -> None
     was_running = local_broker.is_running(port)
     bootstrap = os.environ.get("ACTORWATCH_BOOTSTRAP_SERVERS") or local_broker.start(port)
     state = Path("/tmp") / f"actorwatch-bench-{uuid.uuid4().hex[:6]}"
-    settings = namespaced_settings(state)
+    settings = namespaced_settings(state, topic_partitions=max(3, 2 * workers))
     asyncio.run(ensure_topics(settings, bootstrap))
     env = settings_env(settings, bootstrap)
-    children = {
-        name: subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "run", name],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+    children = [
+        (
+            name,
+            subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "run", name],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            ),
         )
         for name in ("cleaner", "tagger", "alerter")
-    }
-    raws = [as_raw(texts[i % len(texts)], i) for i in range(count)]
+        for _ in range(workers)
+    ]
+    # One article in ten names the watched actor meeting a new counterpart.
+    burst = [alert_raw(i // 10) if i % 10 == 0 else as_raw(texts[i % len(texts)], i) for i in range(count)]
+    paced_total = int(rate * paced_s)
+    paced = [
+        alert_raw(count // 10 + 1 + i // 10) if i % 10 == 0 else as_raw(texts[i % len(texts)], 10**6 + i)
+        for i in range(paced_total)
+    ]
 
-    async def run() -> tuple[dict[str, float], dict[str, float], float, list[float]]:
-        consumer = AIOKafkaConsumer(
+    async def run() -> dict[str, float]:
+        tagged = AIOKafkaConsumer(
             settings.topic_tagged,
             bootstrap_servers=bootstrap,
             group_id=f"bench-{uuid.uuid4().hex[:6]}",
             auto_offset_reset="earliest",
         )
-        await consumer.start()
+        alerts = AIOKafkaConsumer(
+            settings.topic_alerts,
+            bootstrap_servers=bootstrap,
+            group_id=f"bench-{uuid.uuid4().hex[:6]}",
+            auto_offset_reset="earliest",
+        )
+        await tagged.start()
+        await alerts.start()
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
         await producer.start()
-        # Warm-up article: the services are up and joined once it comes out the other end.
-        warm = as_raw("Warm-up paragraph.", 10**9)
+        arrived: dict[str, float] = {}
+        alerted: dict[str, float] = {}
+
+        async def collect(consumer: AIOKafkaConsumer, into: dict[str, float], url_of: Any) -> None:
+            while True:
+                batches = await consumer.getmany(timeout_ms=200)
+                now = time.monotonic()
+                for batch in batches.values():
+                    for record in batch:
+                        into.setdefault(url_of(record.value), now)
+
+        collectors = [
+            asyncio.ensure_future(collect(tagged, arrived, lambda v: TaggedArticle.from_bytes(v).article.url)),
+            asyncio.ensure_future(collect(alerts, alerted, lambda v: Alert.from_bytes(v).article_url)),
+        ]
+
+        async def wait_for(urls: list[str], into: dict[str, float], timeout_s: float) -> None:
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline and not all(u in into for u in urls):
+                await asyncio.sleep(0.05)
+
+        # Warm-up: every worker joined and the path is open once an alert comes out the other end.
+        warm = alert_raw(1439)  # the last name: not used by the runs below unless they are very long
         await producer.send_and_wait(settings.topic_raw, warm.to_bytes(), key=b"warm")
-        async for record in consumer:
-            if TaggedArticle.from_bytes(record.value).article.url == warm.url:
-                break
+        await wait_for([warm.url], alerted, 300)
+        await asyncio.sleep(5)  # the second workers' rebalances settle
         sent: dict[str, float] = {}
         began = time.monotonic()
-        for raw in raws:
+        for raw in burst:
             sent[raw.url] = time.monotonic()
             await producer.send(settings.topic_raw, raw.to_bytes(), key=raw.url.encode())
         await producer.flush()
-        arrived: dict[str, float] = {}
-        while len(arrived) < len(raws):
-            batches = await consumer.getmany(timeout_ms=1000)
-            now = time.monotonic()
-            for batch in batches.values():
-                for record in batch:
-                    url = TaggedArticle.from_bytes(record.value).article.url
-                    if url in sent:
-                        arrived[url] = now
+        await wait_for([r.url for r in burst], arrived, 600)
+        tagged_drain = time.monotonic() - began
+        alert_urls = [r.url for r in burst if "/alert/" in r.url]
+        await wait_for(alert_urls, alerted, 120)
         drain = time.monotonic() - began
-        # Paced: one article every 100 ms into an idle pipeline, the latency an analyst sees.
-        paced: list[float] = []
-        for index in range(paced_count):
-            raw = as_raw(texts[index % len(texts)], 10**6 + index)
-            t0 = time.monotonic()
-            await producer.send_and_wait(settings.topic_raw, raw.to_bytes(), key=raw.url.encode())
-            while True:
-                record = await consumer.getone()
-                if TaggedArticle.from_bytes(record.value).article.url == raw.url:
-                    paced.append(time.monotonic() - t0)
-                    break
-            await asyncio.sleep(max(0.0, 0.1 - (time.monotonic() - t0)))
+        figures = {"tagged_drain": tagged_drain, "drain": drain, "alerts_burst": sum(u in alerted for u in alert_urls)}
+        # Paced: `rate` articles a second, each published on its own schedule.
+        paced_sent: dict[str, float] = {}
+        start = time.monotonic()
+        for index, raw in enumerate(paced):
+            await asyncio.sleep(max(0.0, start + index / rate - time.monotonic()))
+            paced_sent[raw.url] = time.monotonic()
+            await producer.send(settings.topic_raw, raw.to_bytes(), key=raw.url.encode())
+        await producer.flush()
+        paced_alerts = [r.url for r in paced if "/alert/" in r.url]
+        await wait_for([r.url for r in paced], arrived, 120)
+        await wait_for(paced_alerts, alerted, 60)
+        for collector in collectors:
+            collector.cancel()
         await producer.stop()
-        await consumer.stop()
-        return sent, arrived, drain, paced
+        await tagged.stop()
+        await alerts.stop()
+        to_tagged = [arrived[u] - t for u, t in paced_sent.items() if u in arrived]
+        to_alert = [alerted[u] - paced_sent[u] for u in paced_alerts if u in alerted]
+        figures.update(
+            tagged_p50=statistics.median(to_tagged),
+            tagged_p99=percentile(to_tagged, 0.99),
+            alert_p50=statistics.median(to_alert) if to_alert else float("nan"),
+            alert_p99=percentile(to_alert, 0.99) if to_alert else float("nan"),
+            alerts_paced=len(to_alert),
+            alerts_paced_expected=len(paced_alerts),
+            alerts_burst_expected=len(alert_urls),
+        )
+        return figures
 
     try:
-        sent, arrived, drain, paced = asyncio.run(asyncio.wait_for(run(), timeout=900))
-        latencies = [arrived[u] - sent[u] for u in arrived]
-        print(f"end to end through Kafka at {bootstrap}: {count} articles published at once")
-        print(f"  drained in {drain:.1f} s: {count / drain:.0f} articles/s (cleaner, tagger, alerter on 2 cores)")
+        f = asyncio.run(asyncio.wait_for(run(), timeout=1500))
         print(
-            f"  publish -> tagged latency: p50 {statistics.median(latencies) * 1000:.0f} ms, "
-            f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms (includes queueing behind the batch)"
+            f"end to end through Kafka at {bootstrap}, {workers} worker(s) per stage, "
+            f"{settings.topic_partitions} partitions:"
         )
+        print(f"  burst of {count} articles published at once ({f['alerts_burst_expected']:.0f} alert-producing):")
         print(
-            f"  paced, {paced_count} articles one at a time (10/s): publish -> tagged latency "
-            f"p50 {statistics.median(paced) * 1000:.0f} ms, p99 {percentile(paced, 0.99) * 1000:.0f} ms"
+            f"    all tagged in {f['tagged_drain']:.1f} s: {count / f['tagged_drain']:.0f} articles/s; "
+            f"all alerts out after {f['drain']:.1f} s ({f['alerts_burst']:.0f} alerts)"
         )
-        for name, child in children.items():
-            print(f"  {name}: peak RSS {vm_hwm_mib(child.pid):.0f} MiB")
+        print(f"  paced, {paced_total} articles at {rate:g}/s ({f['alerts_paced_expected']:.0f} alert-producing):")
+        print(f"    publish -> tagged p50 {f['tagged_p50'] * 1000:.0f} ms, p99 {f['tagged_p99'] * 1000:.0f} ms")
+        print(
+            f"    publish -> alert  p50 {f['alert_p50'] * 1000:.0f} ms, p99 {f['alert_p99'] * 1000:.0f} ms "
+            f"({f['alerts_paced']:.0f} alerts)"
+        )
+        for name, child in children:
+            print(f"  {name} (pid {child.pid}): peak RSS {vm_hwm_mib(child.pid):.0f} MiB")
     finally:
-        for child in children.values():
+        for _name, child in children:
             child.terminate()
-        for child in children.values():
+        for _name, child in children:
             child.wait(timeout=30)
         if not was_running and not os.environ.get("ACTORWATCH_BOOTSTRAP_SERVERS"):
             local_broker.stop(port)
@@ -179,6 +263,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--articles", type=int, default=500, help="articles for the end-to-end run")
     parser.add_argument("--skip-kafka", action="store_true", help="only the stage functions")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes per stage (default 1)")
+    parser.add_argument("--rate", type=float, default=50.0, help="paced run: articles per second (default 50)")
+    parser.add_argument("--paced-seconds", type=float, default=20.0, help="paced run: how long (default 20 s)")
     args = parser.parse_args()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -190,7 +277,7 @@ def main() -> int:
     texts = load_corpus()
     bench_functions(texts)
     if not args.skip_kafka:
-        bench_pipeline(texts, args.articles)
+        bench_pipeline(texts, args.articles, workers=args.workers, rate=args.rate, paced_s=args.paced_seconds)
     return 0
 
 

@@ -1,8 +1,12 @@
 """Topic `clean-articles` (cleaner -> tagger): the article text of record.
 
-`text` is `paragraphs` joined by one blank line ("\n\n"); every character offset downstream points into it."""
+`text` is `paragraphs` joined by one blank line ("\n\n"); every character offset downstream points into it.
+On the wire only `paragraphs` travels (the text would double the message): `text` is rebuilt when a
+message is read, and a message that still carries `text` (older producers) must agree with its paragraphs."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from pydantic import Field, model_validator
 
@@ -16,7 +20,11 @@ class CleanArticle(Contract):
     url: str
     source: str = Field(description="Source id, copied from the raw article.")
     title: str
-    text: str = Field(description="Main text: the paragraphs joined by a blank line.")
+    text: str = Field(
+        default="",
+        exclude=True,
+        description="Main text: the paragraphs joined by a blank line. Not serialised; rebuilt on reading.",
+    )
     paragraphs: list[str]
     published_at: UtcDatetime | None = None
     fetched_at: UtcDatetime
@@ -44,6 +52,20 @@ class CleanArticle(Contract):
         description="How many leading `paragraphs` are article body; the rest are captions that the body does "
         "not already contain, appended so the tagger reads every caption sentence exactly once. None: all body.",
     )
+
+    truncated: bool = Field(
+        default=False,
+        description="Text (or captions) went over the cleaner's bound (ACTORWATCH_MAX_TEXT_BYTES) and was cut.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_from_paragraphs(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "text" not in data:
+            paragraphs = data.get("paragraphs")
+            if isinstance(paragraphs, list) and all(isinstance(p, str) for p in paragraphs):
+                return {**data, "text": PARAGRAPH_SEPARATOR.join(paragraphs)}
+        return data
 
     @model_validator(mode="after")
     def _text_is_paragraphs(self) -> CleanArticle:

@@ -15,8 +15,10 @@ from schemas.alert import Alert
 from schemas.base import Contract
 from schemas.clean_article import CleanArticle
 from schemas.dead_letter import DeadLetter
+from schemas.delivery import QueuedAlert
 from schemas.raw_article import RawArticle
 from schemas.source import SourceUpdate
+from schemas.story_candidate import StoryCandidate
 from schemas.tagged_article import TaggedArticle
 from schemas.watchlist import WatchlistEntry
 from schemas.watchlist_update import WatchlistUpdate
@@ -27,10 +29,12 @@ JSON_DIR = Path(__file__).resolve().parent / "json"
 CONTRACTS: dict[str, type[Contract]] = {
     "raw_article": RawArticle,
     "clean_article": CleanArticle,
+    "story_candidate": StoryCandidate,
     "tagged_article": TaggedArticle,
     "actor_observation": ActorObservation,
     "alert": Alert,
     "dead_letter": DeadLetter,
+    "queued_alert": QueuedAlert,
     "watchlist_entry": WatchlistEntry,
     "watchlist_update": WatchlistUpdate,
     "source_update": SourceUpdate,

@@ -28,6 +28,10 @@ class RawArticle(Contract):
     )
     content_sha256: str | None = Field(default=None, description="SHA-256 (hex) of the body bytes as served.")
     revision: int = Field(default=0, ge=0, description="0 for the first version seen; n for the n-th change.")
+    body_truncated: bool = Field(
+        default=False,
+        description="The body was cut to fit the broker's message bound (ACTORWATCH_MAX_MESSAGE_BYTES).",
+    )
     revision_of: str | None = Field(
         default=None, description="For a revision: content_sha256 of the version published before it."
     )

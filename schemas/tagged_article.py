@@ -123,3 +123,8 @@ class TaggedArticle(Contract):
     article: CleanArticle
     entities: list[Entity] = Field(default_factory=list)
     interactions: list[Interaction] = Field(default_factory=list)
+    entities_truncated: bool = Field(
+        default=False,
+        description="The message would have gone over the broker's bound: entities that are neither a watched "
+        "actor nor part of an interaction (nor referred to by one) were left out.",
+    )

@@ -173,7 +173,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_files(settings, args.service)
     bootstrap, _ = resolve_bootstrap(settings, start_local=False)
     ensure_topics(settings, bootstrap)
-    from services.runtime.app import run_worker, serve_metrics
+    from services.runtime.app import create_app_topics, run_worker, serve_metrics
+    from services.runtime.kafka_admin import BrokerUnavailable
 
     if args.service == "fetcher":
         from services.fetcher.service import build
@@ -184,6 +185,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         from services.alerter.service import build
     app = build(settings, bootstrap)
+    try:
+        create_app_topics(app, settings, bootstrap)
+    except BrokerUnavailable as exc:
+        raise CliError(str(exc)) from exc
     try:
         serve_metrics(settings, args.service)
     except OSError as exc:
@@ -238,6 +243,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _ingest(settings: Settings, bootstrap: str, paths: Sequence[Path], source_id: str) -> int:
+    from services.fetcher.bound import bound_raw
     from services.fetcher.files import IngestError, raw_articles_from_paths
     from services.runtime.kafka_admin import BrokerUnavailable, publish
 
@@ -246,7 +252,8 @@ def _ingest(settings: Settings, bootstrap: str, paths: Sequence[Path], source_id
     except IngestError as exc:
         raise CliError(str(exc), EXIT_CONFIG) from exc
     try:
-        return asyncio.run(publish(bootstrap, settings.topic_raw, ((a.url.encode(), a) for a in articles)))
+        bounded = (bound_raw(a, settings.output_limit_bytes()) for a in articles)
+        return asyncio.run(publish(bootstrap, settings.topic_raw, ((a.url.encode(), a) for a in bounded)))
     except BrokerUnavailable as exc:
         raise CliError(str(exc)) from exc
 

@@ -4,12 +4,13 @@ Webhook URLs are given comma-separated or as a JSON list: ACTORWATCH_WEBHOOK_URL
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BUNDLED_DATA = Path(__file__).resolve().parent / "demo_data"
@@ -29,6 +30,18 @@ def _split_list(value: object, what: str) -> object:
         except json.JSONDecodeError:
             raise ValueError(f"is not a valid JSON list of {what}") from None
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+_KIND_PREFIX = re.compile(r"^[a-z]+\+(?=https?://)", re.IGNORECASE)
+
+
+def webhook_target_id(url: str) -> str:
+    """A webhook's stable id: 12 hex digits of the SHA-256 of its URL (without the kind prefix).
+
+    Names the webhook's delivery topic, metrics and progress keys: a list reordered keeps every queue with its
+    chat, and neither the URL (a secret) nor its position shows anywhere."""
+    raw = _KIND_PREFIX.sub("", url.strip(), count=1)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:12]
 
 
 class Settings(BaseSettings):
@@ -66,8 +79,50 @@ class Settings(BaseSettings):
     )
     state_dir: Path = Field(default=Path(".actorwatch-state"), description="Local state (table stores).")
     table_store: str = Field(
-        default="memory://",
-        description="Faust table store: 'memory://' (rebuilt from the changelog at start) or 'rocksdb://'.",
+        default="rocksdb://",
+        description="Faust table store: 'rocksdb://' (kept on disk under state_dir, so a restart reads only the "
+        "changelog's tail) or 'memory://' (rebuilt from the whole changelog at every start). Default "
+        "'rocksdb://'. Env ACTORWATCH_TABLE_STORE.",
+    )
+
+    # --- delivery guarantees and recovery (issue 10) ---
+    max_message_bytes: int = Field(
+        default=1_048_576,
+        ge=65_536,
+        le=64 * 1_048_576,
+        description="Largest message actorwatch writes: the topics' max.message.bytes, the producers' "
+        "max_request_size and the bound every step checks its outputs against, set together. A larger output "
+        "becomes a dead letter for its input. Default 1 MiB. Env ACTORWATCH_MAX_MESSAGE_BYTES.",
+    )
+    max_text_bytes: int = Field(
+        default=400_000,
+        ge=1_000,
+        description="Longest clean article text in UTF-8 bytes; longer text is cut at a paragraph or character "
+        "boundary and the article flagged `truncated` (about 60,000 English words). Must leave room under "
+        "max_message_bytes for the tagger's entities. Default 400,000. Env ACTORWATCH_MAX_TEXT_BYTES.",
+    )
+    max_in_flight: int = Field(
+        default=32,
+        ge=1,
+        le=1000,
+        description="Messages a stateless step processes ahead of its outputs' acknowledgements, per agent; "
+        "offsets are committed only below the oldest unacknowledged one. 1 writes and waits for every message. "
+        "Default 32. Env ACTORWATCH_MAX_IN_FLIGHT.",
+    )
+    broker_session_timeout_s: float = Field(
+        default=10.0,
+        ge=6.0,
+        le=300.0,
+        description="Consumer group session timeout: how long after a worker dies (SIGKILL, lost machine) its "
+        "partitions wait before another member takes them. A stopped worker (SIGTERM) leaves at once. Default "
+        "10 s (Kafka's broker minimum is 6 s). Env ACTORWATCH_BROKER_SESSION_TIMEOUT_S.",
+    )
+    broker_heartbeat_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60.0,
+        description="Consumer heartbeat interval; under a third of the session timeout. Default 1 s. "
+        "Env ACTORWATCH_BROKER_HEARTBEAT_INTERVAL_S.",
     )
 
     watchlist_path: Path = Field(default=BUNDLED_DATA / "watchlist.yaml", description="Watched actors (YAML).")
@@ -83,8 +138,20 @@ class Settings(BaseSettings):
         default=None,
         description="HMAC-SHA256 key for generic JSON webhooks (X-Actorwatch-Signature). Secret: never logged.",
     )
-    webhook_timeout_s: float = Field(default=10.0, gt=0, description="Per-request timeout. Default 10 s.")
-    webhook_max_attempts: int = Field(default=5, ge=1, le=50, description="Tries per alert. Default 5.")
+    webhook_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Overall deadline of one webhook POST, connecting and reading the answer included (a receiver "
+        "that trickles or hangs times out). Default 10 s. Env ACTORWATCH_WEBHOOK_TIMEOUT_S.",
+    )
+    webhook_retry_for_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="How long a queued alert is retried while its target is down (5xx, 408, 429, timeouts, refused "
+        "connections), counted from when it was queued; then it is dead-lettered. Default 86400 s (24 h). "
+        "Env ACTORWATCH_WEBHOOK_RETRY_FOR_S.",
+    )
 
     fetch_interval_s: float = Field(default=300.0, gt=0, description="Feed polling interval. Default 300 s.")
     fetch_timeout_s: float = Field(default=20.0, gt=0, description="HTTP timeout for feeds and pages.")
@@ -273,6 +340,19 @@ class Settings(BaseSettings):
                 raise ValueError(f"bootstrap server {part.strip()!r} is not host:port")
         return ",".join(p.strip() for p in value.split(","))
 
+    @model_validator(mode="after")
+    def _check_limits(self) -> Settings:
+        if self.broker_heartbeat_interval_s * 3 > self.broker_session_timeout_s:
+            raise ValueError("broker_heartbeat_interval_s must be at most a third of broker_session_timeout_s")
+        if self.max_text_bytes * 2 > self.max_message_bytes:
+            # A tagged article carries the text once plus its entities and evidence.
+            raise ValueError("max_text_bytes must be at most half of max_message_bytes")
+        return self
+
+    def output_limit_bytes(self) -> int:
+        """The largest value a step writes: max_message_bytes less room for the record's key and framing."""
+        return self.max_message_bytes - 16_384
+
     def metrics_port(self, service: str) -> int:
         port: int = getattr(self, f"metrics_port_{service}")
         return port
@@ -291,6 +371,17 @@ class Settings(BaseSettings):
             self.topic_watchlist,
             self.topic_sources,
         ]
+
+    def webhook_target_ids(self) -> list[str]:
+        """The stable id of each webhook, in ACTORWATCH_WEBHOOK_URLS order (see `webhook_target_id`)."""
+        return [webhook_target_id(url.get_secret_value()) for url in self.webhook_urls]
+
+    def delivery_topic(self, target_id: str) -> str:
+        """The delivery queue of one webhook: '<alerts topic>-to-<target id>', keyed by actor id."""
+        return f"{self.topic_alerts}-to-{target_id}"
+
+    def delivery_topics(self) -> list[str]:
+        return [self.delivery_topic(t) for t in dict.fromkeys(self.webhook_target_ids())]
 
     def compacted_topics(self) -> set[str]:
         """Topics that hold the latest value per key (cleanup.policy=compact) rather than a history."""

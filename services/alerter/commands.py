@@ -9,6 +9,7 @@ actorwatch backtest --since DATE            the alerts the current rules would h
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable, Iterable
@@ -16,7 +17,6 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import orjson
 from pydantic import ValidationError
 
 from schemas.alert import Alert
@@ -185,27 +185,65 @@ def cmd_alerts_tail(args: argparse.Namespace) -> int:
     return 0
 
 
-def ledger_changelog(settings: Settings) -> str:
+def ledger_changelog(settings: Settings, table: str = "counterpart_ledger") -> str:
     # Faust names a table's changelog "<app id>-<table>-changelog"; the app id is the alerter's group.
-    return f"{settings.group_id('alerter')}-counterpart_ledger-changelog"
+    return f"{settings.group_id('alerter')}-{table}-changelog"
+
+
+async def _topics(bootstrap: str) -> set[str]:
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
+
+    from services.runtime.kafka_admin import BrokerUnavailable
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    try:
+        await asyncio.wait_for(admin.start(), timeout=15)
+        return set(await admin.list_topics())
+    except (KafkaError, OSError, TimeoutError) as exc:
+        raise BrokerUnavailable(f"cannot reach Kafka at {bootstrap}: {exc or type(exc).__name__}") from exc
+    finally:
+        await admin.close()
+
+
+def _latest_rows(settings: Settings, bootstrap: str, table: str, topics: set[str]) -> dict[str, Any]:
+    """The table's latest rows from its changelog; none when the alerter never made the table."""
+    from services.alerter.store import rows_from_changelog
+    from services.runtime.kafka_read import read_topic
+
+    if ledger_changelog(settings, table) not in topics:
+        return {}
+    records = sorted(
+        _run(read_topic(bootstrap, ledger_changelog(settings, table))), key=lambda r: (r.timestamp, r.offset)
+    )
+    return rows_from_changelog((r.key, r.value) for r in records)
 
 
 def cmd_ledger_show(args: argparse.Namespace) -> int:
-    from services.alerter.ledger import CounterpartLedger
+    from services.alerter.ledger import CounterpartLedger, key_parts
     from services.alerter.readable import ledger_as_text
+    from services.alerter.store import OLD_TABLE, RECORDS_TABLE, SUMMARY_TABLE, KeyedLedger
     from services.cli import CliError
-    from services.runtime.kafka_read import read_topic
 
     settings, bootstrap = _settings_and_broker(create_topics=False)
-    key = orjson.dumps(args.actor_id)
-    latest: bytes | None = None
-    stamp = (-1, -1)
-    for record in _run(read_topic(bootstrap, ledger_changelog(settings))):
-        if record.key == key and (record.timestamp, record.offset) >= stamp:
-            latest, stamp = record.value, (record.timestamp, record.offset)
-    if latest is None:
-        raise CliError(f"ledger show: nothing known about {args.actor_id} yet")
-    ledger = CounterpartLedger.from_dict(orjson.loads(latest), args.actor_id)
+    actor = args.actor_id
+    topics = _run(_topics(bootstrap))
+    ledger: CounterpartLedger | None = None
+    if actor in _latest_rows(settings, bootstrap, SUMMARY_TABLE, topics):
+        # The keyed tables (cards are left out: `show` lists counterparts).
+        mine = {
+            k: v
+            for k, v in _latest_rows(settings, bootstrap, RECORDS_TABLE, topics).items()
+            if key_parts(k)[0] == actor
+        }
+        ledger = KeyedLedger(mine, {}, {}, {}).view(actor)
+    else:
+        # Not migrated yet (no observation since the upgrade): its old one-value ledger, if any.
+        old = _latest_rows(settings, bootstrap, OLD_TABLE, topics).get(actor)
+        if old is not None:
+            ledger = CounterpartLedger.from_dict(old, actor)
+    if ledger is None:
+        raise CliError(f"ledger show: nothing known about {actor} yet")
     print(ledger.model_dump_json(exclude={"alerts"}) if args.json else ledger_as_text(ledger))
     return 0
 

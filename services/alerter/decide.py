@@ -1,6 +1,9 @@
-"""From tagged articles to alerts: which watched actor met whom, and is that counterpart new.
+"""From observations to alerts: is the counterpart a watched actor met new for it.
 
 Pure functions only (no Kafka, no clock, no I/O) so that the Faust agent stays thin and replays are exact.
+`decide` reads the ledger through `LedgerReader` (bounded get-style lookups; Faust tables in the service,
+plain dicts in tests and replays) and returns the writes to apply; tagged article -> observations is in
+observe.py.
 
 Decisions worth knowing:
 - Officials of the watchlist's `known_counterpart_countries` never alert ("already known counterparts");
@@ -21,12 +24,13 @@ Decisions worth knowing:
   time it renews); the card's alert_id derives from its findings' keys, so one counterpart on a card has
   an id from (actor, counterpart, level) alone. A later article (another publisher, a syndicated copy)
   about a counterpart already alerted on re-emits that card as an update with a higher corroboration.
+- Bounded: a card's evidence is cut by bytes (ledger.py, `evidence_truncated` on the stored card), and
+  every card raised is kept (one table row each) for later corroboration.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,126 +39,21 @@ import orjson
 
 from schemas.actor_observation import ActorObservation, CounterpartContact
 from schemas.alert import Alert, AlertCounterpart, AlertLevel
-from schemas.tagged_article import (
-    CONTACT_TYPES,
-    GOVERNMENT_SECTORS,
-    Entity,
-    Evidence,
-    InteractionType,
-    Modality,
-    Sector,
-    TaggedArticle,
-)
+from schemas.tagged_article import CONTACT_TYPES, GOVERNMENT_SECTORS, Evidence, InteractionType, Modality, Sector
 from schemas.watchlist import RuleConfig, WatchlistEntry
-from services.alerter.identity import UNKNOWN_COUNTRY, contact_id, is_known_counterpart, name_key, resolve_contacts
+from services.alerter.identity import UNKNOWN_COUNTRY, is_known_counterpart, name_key, resolve_contacts
 from services.alerter.identity import counterpart_id as counterpart_id  # moved there; re-exported for callers
-from services.alerter.ledger import CounterpartLedger, CounterpartRecord
-
-# --- tagged article -> observations ---------------------------------------------------------------
-
-
-def _chain(entity: Entity, by_id: Mapping[str, Entity]) -> list[Entity]:
-    """The mention followed by what it refers to, up to the root mention (cycle-safe)."""
-    chain = [entity]
-    seen = {entity.id}
-    current = entity
-    while current.refers_to is not None and current.refers_to in by_id and current.refers_to not in seen:
-        current = by_id[current.refers_to]
-        seen.add(current.id)
-        chain.append(current)
-    return chain
-
-
-@dataclass(frozen=True)
-class _Resolved:
-    actor_id: str | None
-    name: str
-    role: str | None
-    country: str | None
-    sector: Sector
-    kb_id: str | None
-    former: bool
-
-
-def _resolve(entity: Entity, by_id: Mapping[str, Entity]) -> _Resolved:
-    chain = _chain(entity, by_id)
-    root = chain[-1]
-    # The actor id closest to the mention wins; attributes come from the root (the full, first mention)
-    # so that every mention of one person yields the same counterpart, falling back to nearer mentions.
-    actor_id = next((e.actor_id for e in chain if e.actor_id is not None), None)
-    from_root = list(reversed(chain))
-    role = next((e.role for e in from_root if e.role), None)
-    country = next((e.country for e in from_root if e.country), None)
-    sector = next((e.sector for e in from_root if e.sector is not Sector.UNKNOWN), Sector.UNKNOWN)
-    kb_id = next((e.kb_id for e in from_root if e.kb_id), None)
-    # "the former minister ... he": any mention saying so makes the person a former office holder.
-    former = any(e.former for e in chain)
-    return _Resolved(actor_id, root.canonical_name, role, country, sector, kb_id, former)
-
-
-def observations_from_tagged(
-    tagged: TaggedArticle, watchlist: Mapping[str, WatchlistEntry], *, now: datetime
-) -> list[ActorObservation]:
-    """One observation per watched actor taking part in at least one interaction, sorted by actor id.
-
-    Contacts are the other side of each interaction (either direction), in text order; every sector and
-    interaction type is kept because filtering is `decide`'s job. Two spellings of one person in the article
-    (not linked by the tagger) are one counterpart."""
-    by_id = {e.id: e for e in tagged.entities}
-    resolved = {e.id: _resolve(e, by_id) for e in tagged.entities}
-    contacts: dict[str, list[tuple[int, int, CounterpartContact]]] = {}
-    for index, interaction in enumerate(tagged.interactions):
-        source, target = resolved.get(interaction.source), resolved.get(interaction.target)
-        if source is None or target is None:
-            continue  # dangling mention id: nothing reliable to report
-        for actor, other in ((source, target), (target, source)):
-            if actor.actor_id is None or actor.actor_id not in watchlist:
-                continue
-            if other.actor_id == actor.actor_id:
-                continue  # the actor "meeting" another mention of itself
-            contact = CounterpartContact(
-                counterpart_id=contact_id(other.country, other.name, other.kb_id),
-                name=other.name,
-                role=other.role,
-                country=other.country,
-                sector=other.sector,
-                interaction_type=interaction.type,
-                modality=interaction.modality,
-                evidence=interaction.evidence,
-                kb_id=other.kb_id,
-                former=other.former,
-            )
-            contacts.setdefault(actor.actor_id, []).append((interaction.evidence.start, index, contact))
-
-    article = tagged.article
-    return [
-        ActorObservation(
-            actor_id=actor_id,
-            actor_name=watchlist[actor_id].name,
-            article_id=article.id,
-            article_url=article.url,
-            article_title=article.title,
-            source=article.source,
-            published_at=article.published_at,
-            observed_at=now,
-            contacts=_unique(resolve_contacts([c for _, _, c in sorted(found, key=lambda t: (t[0], t[1]))], {})),
-            story_id=article.story_id,
-            story_publishers=article.story_publishers,
-        )
-        for actor_id, found in sorted(contacts.items())
-    ]
-
-
-def _unique(contacts: list[CounterpartContact]) -> list[CounterpartContact]:
-    seen: set[tuple[str, InteractionType, Modality, Evidence]] = set()
-    kept = []
-    for c in contacts:
-        key = (c.counterpart_id, c.interaction_type, c.modality, c.evidence)
-        if key not in seen:  # else the tagger linked the same pair twice from one sentence
-            seen.add(key)
-            kept.append(c)
-    return kept
-
+from services.alerter.ledger import (
+    ActorSummary,
+    CounterpartRecord,
+    LedgerReader,
+    LedgerWrites,
+    StoredCard,
+    bounded_evidence,
+    check_size,
+)
+from services.alerter.observe import observations_from_tagged as observations_from_tagged  # re-exported
+from services.alerter.store import StagedLedger
 
 # --- observation + ledger -> decision --------------------------------------------------------------
 
@@ -211,7 +110,8 @@ def rules_for(entry: WatchlistEntry, defaults: RuleConfig | None = None) -> Aler
 @dataclass(frozen=True)
 class Decision:
     alert: Alert | None
-    ledger: CounterpartLedger
+    # What to write to the ledger's tables (records, identity index, cards, summary).
+    writes: LedgerWrites
     # Alerts raised earlier whose corroboration this observation increased (same alert_id, update=True).
     updates: tuple[Alert, ...] = ()
 
@@ -254,7 +154,9 @@ def _card_id(keys: list[str]) -> str:
     return hashlib.sha256(orjson.dumps(sorted(keys))).hexdigest()[:32]
 
 
-def _seen(record: CounterpartRecord | None, contact: CounterpartContact, obs: ActorObservation) -> CounterpartRecord:
+def _seen(
+    record: CounterpartRecord | None, contact: CounterpartContact, obs: ActorObservation, seq: int
+) -> CounterpartRecord:
     when = obs.published_at or obs.observed_at
     if record is None:
         return CounterpartRecord(
@@ -271,6 +173,7 @@ def _seen(record: CounterpartRecord | None, contact: CounterpartContact, obs: Ac
             articles=1,
             publishers=[obs.source],
             story_publishers=obs.story_publishers,
+            seq=seq,
         )
     # A redelivered article (at-least-once processing) must not count twice.
     repeat = obs.article_id in (record.first_seen_article, record.last_seen_article)
@@ -292,57 +195,61 @@ def _seen(record: CounterpartRecord | None, contact: CounterpartContact, obs: Ac
 
 
 def _why(
-    level: AlertLevel, contact: CounterpartContact, known: set[str], ledger: CounterpartLedger, obs: ActorObservation
+    level: AlertLevel,
+    contact: CounterpartContact,
+    known: set[str],
+    before: ActorSummary,
+    previous: CounterpartRecord | None,
+    obs: ActorObservation,
 ) -> str:
     country = contact.country or UNKNOWN_COUNTRY
     if level is AlertLevel.NEW_COUNTRY:
-        before = ", ".join(sorted(known)) or "none"
-        return f"first {country} official seen with {obs.actor_name}; countries known before: {before}"
+        listed = ", ".join(sorted(known)) or "none"
+        return f"first {country} official seen with {obs.actor_name}; countries known before: {listed}"
     if level is AlertLevel.NEW_COUNTERPART:
-        same = sorted(r.name for r in ledger.counterparts.values() if r.country == contact.country)
-        if same:
-            return f"{country} already known through {', '.join(same[:3])}; {contact.name} is new"
+        same = before.countries.get(contact.country or "")
+        if same is not None and same.names:
+            return f"{country} already known through {', '.join(same.names[:3])}; {contact.name} is new"
         return f"{country} already known; {contact.name} is new"
-    record = ledger.counterparts[contact.counterpart_id]
-    return f"last seen {record.last_seen_at.date().isoformat()} (article {record.last_seen_article})"
-
-
-# Raised cards kept per actor for corroboration updates; the oldest are dropped beyond this.
-MAX_KEPT_ALERTS = 200
+    assert previous is not None  # RENEWED is only for a counterpart seen before
+    return f"last seen {previous.last_seen_at.date().isoformat()} (article {previous.last_seen_article})"
 
 
 def decide(
     observation: ActorObservation,
-    ledger: CounterpartLedger,
+    ledger: LedgerReader,
     entry: WatchlistEntry,
     rules: AlertRules,
     *,
     now: datetime,
 ) -> Decision:
-    """Alert on foreign government counterparts new for the actor; return the updated ledger (a new one).
+    """Alert on foreign government counterparts new for the actor; return the writes to the ledger.
 
-    A `learn_only` observation updates the ledger and raises nothing (no alert, no update)."""
-    if not (observation.actor_id == ledger.actor_id == entry.actor_id):
+    Reads `ledger` (never changes it) only by bounded keys: the actor's summary, the records filed under
+    each contact's identity keys, each counterpart's record, the cards to corroborate. A `learn_only`
+    observation updates the ledger and raises nothing (no alert, no update)."""
+    if observation.actor_id != entry.actor_id:
         raise ValueError(
-            f"observation {observation.actor_id!r}, ledger {ledger.actor_id!r} and watchlist entry "
-            f"{entry.actor_id!r} must be the same actor"
+            f"observation {observation.actor_id!r} and watchlist entry {entry.actor_id!r} must be the same actor"
         )
-    known_countries = set(entry.known_counterpart_countries) | ledger.countries()
-    records = dict(ledger.counterparts)
+    staged = StagedLedger(ledger, entry.actor_id)
+    before = staged.summary()
+    known_countries = set(entry.known_counterpart_countries) | before.known_countries()
     when = observation.published_at or observation.observed_at
     # Per new counterpart, in text order: its level, key, first counting contact and evidence sentences.
     new: dict[str, tuple[AlertLevel, str, CounterpartContact, list[Evidence]]] = {}
     # Countries that make a new counterpart merely NEW_COUNTERPART: in the ledger, or met earlier in this
     # article (through a new or a watchlist-known counterpart).
     seen_countries = set(known_countries)
-    updated: set[str] = set()
+    # Counterparts this observation updated -> their record before it (None: new).
+    updated: dict[str, CounterpartRecord | None] = {}
 
     # Another spelling of a known counterpart (or of one met earlier in this article) takes its id first.
-    for contact in resolve_contacts(observation.contacts, ledger.counterparts):
+    for contact in resolve_contacts(observation.contacts, staged):
         if not _counts(contact, entry, rules):
             continue  # domestic, non-government, hostile or not-happened: not a counterpart
         cid = contact.counterpart_id
-        previous = ledger.counterparts.get(cid)
+        previous = updated[cid] if cid in updated else ledger.record(entry.actor_id, cid)
         if cid in new:
             evidence = new[cid][3]
             if contact.evidence not in evidence:
@@ -368,59 +275,62 @@ def decide(
             seen_countries.add(contact.country)
         # Once per article and counterpart, however many sentences mention the contact.
         if cid not in updated:
-            records[cid] = _seen(records.get(cid), contact, observation)
-            updated.add(cid)
+            updated[cid] = previous
+            staged.put_record(_seen(previous, contact, observation, staged.next_seq()), previous)
 
-    alerts = dict(ledger.alerts)
     if observation.learn_only:
-        return Decision(None, CounterpartLedger(actor_id=ledger.actor_id, counterparts=records, alerts=alerts))
+        return Decision(None, staged.writes)
 
     # Corroboration: counterparts alerted on before that this article reports from a new publisher.
     updates: list[Alert] = []
     corroborated: set[str] = set()
-    for cid in updated - new.keys():
-        record, old = records[cid], ledger.counterparts.get(cid)
-        if record.alert_id is not None and old is not None and record.corroboration > old.corroboration:
+    for cid, old in updated.items():
+        record = staged.record(cid)
+        if cid in new or record is None or old is None:
+            continue
+        if record.alert_id is not None and record.corroboration > old.corroboration:
             corroborated.add(record.alert_id)
     for aid in sorted(corroborated):
-        stored = alerts.get(aid)
+        stored = staged.card(aid)
         if stored is None:
-            continue  # raised before cards were kept, or dropped as too old: nothing to update
-        card = Alert.model_validate(stored)
+            continue  # raised before cards were kept, or too large to keep: nothing to update
+        card = stored.alert
         count = max(
             [card.corroboration]
-            + [records[c.counterpart_id].corroboration for c in card.counterparts if c.counterpart_id in records]
+            + [r.corroboration for c in card.counterparts if (r := staged.record(c.counterpart_id)) is not None]
         )
         if count > card.corroboration:
             card = card.model_copy(update={"corroboration": count, "update": True, "created_at": now})
-            alerts[card.alert_id] = card.model_dump(mode="json")
+            staged.put_card(stored.model_copy(update={"alert": card}), new=False)
             updates.append(card)
 
     if not new:
-        return Decision(
-            None, CounterpartLedger(actor_id=ledger.actor_id, counterparts=records, alerts=alerts), tuple(updates)
-        )
+        return Decision(None, staged.writes, tuple(updates))
 
     card_id = _card_id([key for _, key, _, _ in new.values()])
-    counterparts = [
-        AlertCounterpart(
-            counterpart_id=cid,
-            name=contact.name,
-            role=contact.role,
-            country=contact.country,
-            sector=contact.sector,
-            level=level,
-            interaction_type=contact.interaction_type,
-            modality=contact.modality,
-            evidence=evidence,
-            alert_key=key,
-            why=_why(level, contact, known_countries, ledger, observation),
-        )
-        for cid, (level, key, contact, evidence) in new.items()
-    ]
+    counterparts, truncated = bounded_evidence(
+        [
+            AlertCounterpart(
+                counterpart_id=cid,
+                name=contact.name,
+                role=contact.role,
+                country=contact.country,
+                sector=contact.sector,
+                level=level,
+                interaction_type=contact.interaction_type,
+                modality=contact.modality,
+                evidence=evidence,
+                alert_key=key,
+                why=_why(level, contact, known_countries, before, updated.get(cid), observation),
+            )
+            for cid, (level, key, contact, evidence) in new.items()
+        ]
+    )
     for c in counterparts:
-        records[c.counterpart_id] = records[c.counterpart_id].model_copy(
-            update={"alert_id": card_id, "level": str(c.level)}
+        seen = staged.record(c.counterpart_id)
+        assert seen is not None  # staged in the loop above
+        staged.put_record(
+            seen.model_copy(update={"alert_id": card_id, "level": str(c.level)}), updated[c.counterpart_id]
         )
     alert = Alert(
         alert_id=card_id,
@@ -436,8 +346,12 @@ def decide(
         created_at=now,
         corroboration=max(observation.story_publishers, 1),
     )
-    alerts[card_id] = alert.model_dump(mode="json")
-    while len(alerts) > MAX_KEPT_ALERTS:
-        del alerts[next(iter(alerts))]
-    new_ledger = CounterpartLedger(actor_id=ledger.actor_id, counterparts=records, alerts=alerts)
-    return Decision(alert=alert, ledger=new_ledger, updates=tuple(updates))
+    staged.put_card(StoredCard(alert=alert, evidence_truncated=truncated), new=staged.card(card_id) is None)
+    return Decision(alert=alert, writes=staged.writes, updates=tuple(updates))
+
+
+def check_messages(decision: Decision) -> None:
+    """Raise ValueTooLarge when the alert or an update would be over the size cap (before anything is written)."""
+    for alert in (decision.alert, *decision.updates):
+        if alert is not None:
+            check_size(f"alert {alert.alert_id}", alert.actor_id, alert.to_bytes())

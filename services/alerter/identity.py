@@ -12,6 +12,11 @@ missed merge only costs a duplicate finding. Two names are the same person when
   vowels only (vowel-for-vowel edits, Levenshtein similarity >= 0.7, both >= 6 letters): "Mohammed"/"Muhammad";
 - one is the other shortened, keeping the surname: "Yevkurov" / "Yunus-Bek Yevkurov". Only when a single
   person of that country has that surname: "Haftar" is neither Khalifa nor Saddam Haftar if both are known.
+
+A ledger is not scanned to find these candidates: each record is filed under bounded identity keys
+(`identity_keys`: its KB id; country + the name's folded tokens with vowels masked, which equal names and
+transliteration variants share; country + surname), and a contact looks up only the records filed under its
+own keys. A key holds at most MAX_INDEX_IDS ids; the surname key only needs two people to be ambiguous.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 from rapidfuzz.distance import Levenshtein
 
@@ -87,7 +93,7 @@ def _fold(token: str) -> str:
     return re.sub(r"(.)\1+", r"\1", token)  # Sissi/Sisi, Mohammed/Mohamed, Ka'abi/Kabi
 
 
-@lru_cache(maxsize=8192)  # every contact is compared with every record of the ledger
+@lru_cache(maxsize=8192)  # a contact and each of its candidate records are keyed on every lookup
 def name_key(name: str) -> tuple[str, ...]:
     """The name as folded tokens for matching, e.g. 'Gen. Abdel Fattah el-Sissi' -> ('abd', 'fatah', 'sisi')."""
     text = normalise_name(name).translate(_DASHES).replace(".", " ").replace("'", "")
@@ -185,23 +191,65 @@ def find_match(
     return shortened[0].counterpart_id if len(people) == 1 else None
 
 
+_VOWEL = re.compile(r"[aeiou]")
+
+
+def identity_keys(name: str, country: str | None, kb_id: str | None) -> list[str]:
+    """The bounded keys a record is filed under and a contact looks up: every record `find_match` could
+    return for the name or count as a namesake shares at least one with it. Equal names and variants share
+    'n:' (vowels are all a variant may change), a shortened name shares 'f:' (the surname), a KB link 'kb:'."""
+    keys = [f"{KB_PREFIX}{kb_id}"] if kb_id else []
+    key = name_key(name)
+    if country is not None and key:
+        keys.append(f"n:{country}:{' '.join(_VOWEL.sub('*', t) for t in key)}")
+        keys.append(f"f:{country}:{key[-1]}")
+    return keys
+
+
+class Candidates(Protocol):
+    """Where `resolve_contacts` finds the ledger records a contact may be (store.py looks them up by
+    `identity_keys`)."""
+
+    def has(self, counterpart_id: str) -> bool: ...
+
+    def candidates(self, name: str, country: str | None, kb_id: str | None) -> list[Known]:
+        """The records filed under the name's identity keys, oldest first."""
+        ...
+
+
+class AllRecords:
+    """Candidates from a plain mapping of records (every record is a candidate): small ledgers and tests."""
+
+    def __init__(self, records: Mapping[str, CounterpartRecord]) -> None:
+        self._records = records
+        self._known = [Known(r.counterpart_id, r.name, r.country, r.kb_id) for r in records.values()]
+
+    def has(self, counterpart_id: str) -> bool:
+        return counterpart_id in self._records
+
+    def candidates(self, name: str, country: str | None, kb_id: str | None) -> list[Known]:
+        return self._known
+
+
 def resolve_contacts(
-    contacts: Sequence[CounterpartContact], records: Mapping[str, CounterpartRecord]
+    contacts: Sequence[CounterpartContact], records: Mapping[str, CounterpartRecord] | Candidates
 ) -> list[CounterpartContact]:
     """The contacts with each counterpart id replaced by that of the ledger record, or of an earlier contact
     of the same observation, that is the same person; the others keep their own id."""
-    known = [Known(r.counterpart_id, r.name, r.country, r.kb_id) for r in records.values()]
+    source: Candidates = AllRecords(records) if isinstance(records, Mapping) else records
+    earlier: list[Known] = []
     everyone = [Known(c.counterpart_id, c.name, c.country, c.kb_id) for c in contacts if c.country is not None]
     resolved: list[CounterpartContact] = []
     for contact in contacts:
         cid = contact.counterpart_id
         # Without a country there is nothing to match within: only the exact id says it is someone known.
-        if contact.country is not None and (contact.kb_id is not None or cid not in records):
+        if contact.country is not None and (contact.kb_id is not None or not source.has(cid)):
+            known = [*source.candidates(contact.name, contact.country, contact.kb_id), *earlier]
             cid = find_match(contact.name, contact.country, contact.kb_id, known, everyone) or cid
         if cid != contact.counterpart_id:
             contact = contact.model_copy(update={"counterpart_id": cid})
         if contact.country is not None:
-            known.append(Known(cid, contact.name, contact.country, contact.kb_id))
+            earlier.append(Known(cid, contact.name, contact.country, contact.kb_id))
         resolved.append(contact)
     return resolved
 

@@ -8,15 +8,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from schemas.actor_observation import ActorObservation
 from schemas.alert import Alert
 from schemas.tagged_article import TaggedArticle
-from services.alerter.decide import decide, observations_from_tagged, rules_for
-from services.alerter.ledger import CounterpartLedger
+from services.alerter.decide import check_messages, decide, observations_from_tagged, rules_for
+from services.alerter.ledger import ValueTooLarge
+from services.alerter.store import KeyedLedger
 from services.watchlist import Watchlist
 
 
@@ -44,7 +45,9 @@ class BacktestResult:
     per_day: Counter[date] = field(default_factory=Counter)
     articles: int = 0  # replayed from `since` on
     learned: int = 0  # before `since`: ledger only
-    ledgers: dict[str, CounterpartLedger] = field(default_factory=dict)
+    too_large: int = 0  # observations whose alert or ledger values would exceed the size cap
+    # The throwaway ledger of every actor: the same keyed tables as the alerter's, as plain dicts.
+    ledger: KeyedLedger = field(default_factory=KeyedLedger.in_memory)
 
 
 def backtest(
@@ -52,11 +55,12 @@ def backtest(
     watchlist: Watchlist,
     *,
     since: datetime,
-    ledgers: Mapping[str, CounterpartLedger] | None = None,
+    ledger: KeyedLedger | None = None,
 ) -> BacktestResult:
     """The alerts the rules would have raised for articles from `since` on (corroboration updates are not
-    counted: they are not new alerts). Delivers nothing and touches no live state."""
-    result = BacktestResult(ledgers=dict(ledgers or {}))
+    counted: they are not new alerts). Delivers nothing and touches no live state (a given `ledger` is
+    copied, not changed)."""
+    result = BacktestResult(ledger=ledger.copy() if ledger is not None else KeyedLedger.in_memory())
     for tagged in in_order(articles):
         when = article_time(tagged)
         learning = when < since
@@ -66,11 +70,15 @@ def backtest(
             result.articles += 1
         for obs in observations_from_tagged(tagged, watchlist.entries, now=when):
             entry = watchlist.entries[obs.actor_id]
-            ledger = result.ledgers.get(obs.actor_id) or CounterpartLedger(actor_id=obs.actor_id)
             if learning:
                 obs = obs.model_copy(update={"learn_only": True})
-            decision = decide(obs, ledger, entry, rules_for(entry, watchlist.defaults), now=when)
-            result.ledgers[obs.actor_id] = decision.ledger
+            decision = decide(obs, result.ledger, entry, rules_for(entry, watchlist.defaults), now=when)
+            try:
+                check_messages(decision)
+                result.ledger.apply(decision.writes)
+            except ValueTooLarge:
+                result.too_large += 1  # the live alerter dead-letters these: no alert, nothing learnt
+                continue
             if decision.alert is not None:
                 result.alerts.append(decision.alert)
                 result.per_day[when.date()] += 1

@@ -2,7 +2,8 @@
 
 A route names a webhook by its 0-based index in ACTORWATCH_WEBHOOK_URLS (URLs are secrets, so routes
 never repeat them) and filters by actor ids and levels; empty filters match everything. A webhook that
-no route names gets every alert, so adding webhooks without routes keeps the old behaviour."""
+no route names gets every alert, so adding webhooks without routes keeps the old behaviour. Everything
+after routing (queues, progress, metrics) knows a webhook by its stable id instead."""
 
 from __future__ import annotations
 
@@ -50,10 +51,12 @@ def targets_for(alert: Alert, routes: Iterable[Route], webhooks: int) -> list[in
     return [i for i in range(webhooks) if i not in by_webhook or any(r.matches(alert) for r in by_webhook[i])]
 
 
-def delivery_keys(alert: Alert, webhook: int) -> list[str]:
+def delivery_keys(alert: Alert, target_id: str) -> list[str]:
     """Progress-table keys for this alert at this webhook: one per finding (actor, counterpart, level).
 
-    Per finding rather than per card: should a ledger update ever be lost, the finding would come again
-    on another card, and is still recognised as delivered."""
+    By the webhook's stable id (a hash of its URL), not its index, so that reordering
+    ACTORWATCH_WEBHOOK_URLS never marks a finding as delivered to the wrong chat. Per finding rather than
+    per card: should a ledger update ever be lost, the finding would come again on another card, and is
+    still recognised as delivered."""
     keys = [c.alert_key or f"{alert.alert_id}/{c.counterpart_id}" for c in alert.counterparts]
-    return [f"{webhook}:{key}" for key in keys]
+    return [f"{target_id}:{key}" for key in keys]

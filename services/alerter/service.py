@@ -3,11 +3,13 @@
 Three agents in one consumer group:
 - observe: re-keys what each tagged article shows about each watched actor by actor id, so that one
   actor's counterpart ledger lives in exactly one partition (two workers never race on one actor);
-- decide: reads an actor's ledger from the changelog-backed `counterpart_ledger` table, applies the rules,
-  writes the alert (and corroboration updates), then the updated ledger;
-- deliver: POSTs each alert to the webhooks its routes select, with retries; records per webhook and
-  finding what was delivered (a changelog-backed table), so a restart or replay does not post twice;
-  what still fails is dead-lettered with the reason.
+- decide: reads what the actor's ledger says of each contact from changelog-backed keyed tables (records,
+  identity index, cards, summary: store.py; no value grows with history), applies the rules, writes the
+  alert (and corroboration updates), then the ledger's changed rows;
+- deliver: queues each alert for the webhooks its routes select, one queue (topic, keyed by actor id) per
+  webhook, each worked by its own agent (delivery.py, queues.py) that retries for as long as the webhook
+  is down; what was delivered is recorded per webhook and finding (a changelog-backed table), so a
+  restart or replay does not post twice; what is refused for good is dead-lettered with the reason.
 
 The watchlist follows the compacted `watchlist` topic (seeded from the file until the topic has content),
 so `actorwatch watch add|remove` applies without restart."""
@@ -24,13 +26,17 @@ import httpx
 from schemas.actor_observation import ActorObservation
 from schemas.alert import Alert, AlertLevel
 from schemas.base import utc_now
+from schemas.delivery import QueuedAlert
 from schemas.tagged_article import TaggedArticle
-from services.alerter.decide import AlertRules, decide, observations_from_tagged, rules_for
+from services.alerter.decide import AlertRules, check_messages, decide, observations_from_tagged, rules_for
+from services.alerter.delivery import RetryPolicy, TargetQueue
 from services.alerter.ledger import CounterpartLedger
+from services.alerter.queues import add_queue_agent, add_queue_metrics, stopping
 from services.alerter.routes import delivery_keys, parse_routes, targets_for
-from services.alerter.webhooks import deliver, parse_webhook
+from services.alerter.store import OLD_TABLE, SUMMARY_TABLE, TABLES, KeyedLedger, split_ledger
+from services.alerter.webhooks import parse_webhook
 from services.runtime import metrics
-from services.runtime.app import add_step_agent, make_app
+from services.runtime.app import add_step_agent, make_app, pipelined_step_options, serial_step_options
 from services.runtime.step import KafkaMessage, Outgoing, Step, faust_sink, inline
 from services.settings import Settings
 from services.watchlist import WatchlistState, follow_watchlist, load_watchlist_file
@@ -39,22 +45,26 @@ SERVICE = "alerter"
 log = logging.getLogger("actorwatch.alerter")
 
 
-class DeliveryFailed(Exception):
-    """An alert could not be delivered to every webhook within the retry budget (URLs masked)."""
-
-
 class NotWatched(Exception):
     """An observation for an actor no longer (or not yet) on the watchlist."""
 
 
-def ledger_table(app: Any, settings: Settings) -> Any:
-    # actor_id -> CounterpartLedger.to_dict(); the changelog topic makes it survive restarts.
+def ledger_table(app: Any, settings: Settings, name: str = OLD_TABLE) -> Any:
+    # Written only while processing an observation, so each row goes to the changelog partition of the
+    # observation, which is keyed by actor id: one actor lives in one partition of every ledger table.
     return app.Table(
-        "counterpart_ledger",
+        name,
         default=None,
         partitions=settings.topic_partitions,
         schema=faust.Schema(key_serializer="orjson", value_serializer="orjson"),
     )
+
+
+def ledger_store(app: Any, settings: Settings) -> tuple[KeyedLedger, Any]:
+    """The keyed ledger over its four tables, and the old one-value `counterpart_ledger` table (actor_id ->
+    CounterpartLedger.to_dict()), still declared so that an actor's old value is read once and split."""
+    tables = {name: ledger_table(app, settings, name) for name in TABLES}
+    return KeyedLedger(*(tables[name] for name in TABLES)), ledger_table(app, settings, OLD_TABLE)
 
 
 def build(settings: Settings, bootstrap: str) -> Any:
@@ -68,8 +78,10 @@ def build(settings: Settings, bootstrap: str) -> Any:
     except ValueError as exc:
         raise CliError(f"configuration error: ACTORWATCH_ALERT_ROUTES: {exc}", EXIT_CONFIG) from exc
     sink = faust_sink(app)
-    counterpart_ledger = ledger_table(app, settings)
-    # "<webhook index>:<finding key>" -> True once that webhook accepted the finding.
+    ledger, old_ledger = ledger_store(app, settings)
+    # "<target id>:<finding key>" -> True once that webhook accepted the finding. Read when an alert is
+    # queued and written when it is delivered: a webhook's queue is keyed by actor id like the alerts
+    # topic and has as many partitions, so both happen in the same partition of this table.
     delivered = app.Table(
         "delivered_alerts",
         default=None,
@@ -94,9 +106,19 @@ def build(settings: Settings, bootstrap: str) -> Any:
         if entry is None:
             # Dead-lettered, not dropped: the reason is visible and the observation can be re-driven.
             raise NotWatched(f"actor {observation.actor_id!r} is not on the watchlist")
-        ledger = CounterpartLedger.from_dict(counterpart_ledger.get(observation.actor_id), observation.actor_id)
-        decision = decide(observation, ledger, entry, rules_of(observation.actor_id), now=utc_now())
-        key = observation.actor_id.encode()
+        actor = observation.actor_id
+        if ledger.summary(actor) is None and (old := old_ledger.get(actor)) is not None:
+            # Migration: an actor's old one-value ledger is split into the keyed tables once, then removed
+            # (the summary row marks the actor as migrated; a crash before it repeats the split, harmlessly).
+            ledger.apply(split_ledger(CounterpartLedger.from_dict(old, actor), ledger))
+            del old_ledger[actor]
+            log.info("ledger of %s moved to the keyed tables", actor)
+        decision = decide(observation, ledger, entry, rules_of(actor), now=utc_now())
+        # Every message and table value is checked against the size cap before anything is written: one
+        # too large dead-letters this observation (ValueTooLarge) instead of failing the producer.
+        check_messages(decision)
+        rows = ledger.encode(decision.writes)
+        key = actor.encode()
         if decision.alert is not None:
             # The alert first, then the ledger: a crash in between repeats the alert (same alert_id,
             # delivered once), it never loses it.
@@ -110,61 +132,56 @@ def build(settings: Settings, bootstrap: str) -> Any:
             await sink(settings.topic_alerts, key, update.to_bytes())
             metrics.MESSAGES_OUT.labels(service=SERVICE, stage="decide").inc()
             metrics.ALERT_CORROBORATIONS.labels(service=SERVICE).inc()
-        counterpart_ledger[observation.actor_id] = decision.ledger.to_dict()
-        metrics.LEDGER_ACTORS.labels(service=SERVICE).set(len(counterpart_ledger))
+        ledger.apply(rows)
+        metrics.LEDGER_ACTORS.labels(service=SERVICE).set(len(ledger.tables[SUMMARY_TABLE]))
         return []
 
+    # Each POST has an overall deadline of its own (webhooks.post_once); httpx's timeouts are per read.
     client = httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False)
+    policy = RetryPolicy(
+        retry_for_s=settings.webhook_retry_for_s,
+        base_delay_s=settings.webhook_base_delay_s,
+        max_delay_s=settings.webhook_max_delay_s,
+        deadline_s=settings.webhook_timeout_s,
+    )
+    # One queue per distinct webhook (a URL listed twice is one chat).
+    queues = [
+        TargetQueue(target, client, policy, settings.webhook_signing_secret, delivered, stopping(app), SERVICE)
+        for target in {t.id: t for t in targets}.values()
+    ]
 
     async def deliver_alert(alert: Alert, _message: KafkaMessage) -> Sequence[Outgoing]:
+        """Queue the alert for each webhook it is routed to; the queues' agents deliver it."""
         if alert.update:
             # A corroboration update of a card already posted: on the alerts topic for readers, not
             # re-posted to chats (one message per finding).
             return []
-        failures = []
+        queued_at = utc_now()
+        outgoing: dict[str, Outgoing] = {}
         for index in targets_for(alert, routes, len(targets)):
-            keys = delivery_keys(alert, index)
-            if all(delivered.get(k) for k in keys):
-                continue  # replay or restart: this webhook already has every finding on the card
             target = targets[index]
-            result = await deliver(
-                client,
-                target,
-                alert,
-                signing_secret=settings.webhook_signing_secret,
-                max_attempts=settings.webhook_max_attempts,
-                timeout_s=settings.webhook_timeout_s,
-                base_delay_s=settings.webhook_base_delay_s,
-                max_delay_s=settings.webhook_max_delay_s,
-            )
-            outcome = "delivered" if result.delivered else "dead_lettered"
-            metrics.WEBHOOK_DELIVERIES.labels(service=SERVICE, kind=str(target.kind), outcome=outcome).inc()
-            if result.delivered:
-                for k in keys:
-                    delivered[k] = True
-            else:
-                failures.append(
-                    f"webhook {index} {target.kind}: {result.last_error} after {result.attempts} attempt(s)"
-                )
-        if failures:
-            raise DeliveryFailed("; ".join(failures))
-        return []
+            if target.id in outgoing or all(delivered.get(k) for k in delivery_keys(alert, target.id)):
+                continue  # replay or restart: this webhook already has every finding on the card
+            item = QueuedAlert(target_id=target.id, alert=alert, queued_at=queued_at)
+            outgoing[target.id] = Outgoing(settings.delivery_topic(target.id), alert.actor_id.encode(), item)
+        return list(outgoing.values())
 
     observe_step = Step(
         service=SERVICE,
         stage="observe",
         input_model=TaggedArticle,
         handler=inline(observe),
-        sink=sink,
         dead_letter_topic=settings.topic_dead_letters,
+        **pipelined_step_options(app, settings),
     )
     decide_step = Step(
         service=SERVICE,
         stage="decide",
         input_model=ActorObservation,
         handler=decide_alert,
-        sink=sink,
         dead_letter_topic=settings.topic_dead_letters,
+        # One at a time: each observation reads the ledger rows the previous one wrote.
+        **serial_step_options(app, settings),
     )
     deliver_step = Step(
         service=SERVICE,
@@ -178,6 +195,17 @@ def build(settings: Settings, bootstrap: str) -> Any:
     add_step_agent(app, settings, settings.topic_tagged, observe_step)
     add_step_agent(app, settings, settings.topic_observations, decide_step)
     add_step_agent(app, settings, settings.topic_alerts, deliver_step)
+    for queue in queues:
+        webhook_step = Step(
+            service=SERVICE,
+            stage="webhook",
+            input_model=QueuedAlert,
+            handler=queue.handle,
+            sink=sink,
+            dead_letter_topic=settings.topic_dead_letters,
+        )
+        add_queue_agent(app, settings, queue, webhook_step)
+    add_queue_metrics(app, settings, queues, SERVICE)
 
     if settings.watchlist_live:
 

@@ -1,8 +1,8 @@
-"""Delivering alerts to chat webhooks (Slack, Mattermost, Discord, Teams) and generic signed JSON webhooks.
+"""Webhook targets (Slack, Mattermost, Discord, Teams, generic signed JSON) and one POST of an alert to one.
 
 Webhook URLs are secrets (the path is the credential): they are held as SecretStr and only ever shown
-masked ("https://hooks.slack.com/***"). Everything in a card that comes from an article (title, evidence,
-names, roles) is escaped for the target's markup so that it can never ping a channel or plant a link.
+masked ("https://hooks.slack.com/***") or as the target's id (a short hash). The payloads themselves are
+built in `formats`; how long a failing target is retried is `delivery`'s business.
 
 Receivers of the generic JSON webhook can check authenticity with `verify` (see its docstring)."""
 
@@ -27,7 +27,9 @@ import httpx
 import orjson
 from pydantic import SecretStr
 
-from schemas.alert import Alert, AlertCounterpart, AlertLevel
+from schemas.alert import Alert
+from services.alerter.formats import format_discord, format_json, format_mattermost, format_slack, format_teams
+from services.settings import webhook_target_id
 
 log = logging.getLogger("actorwatch.alerter.webhooks")
 
@@ -50,13 +52,10 @@ class WebhookTarget:
     kind: WebhookKind
     url: SecretStr
 
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    delivered: bool
-    attempts: int
-    last_error: str | None = None  # URLs masked
-    status_code: int | None = None  # of the last response, if any
+    @property
+    def id(self) -> str:
+        """Stable across restarts and reordering of the list; names the target's queue and metrics."""
+        return webhook_target_id(self.url.get_secret_value())
 
 
 # --- URLs -----------------------------------------------------------------------------------------
@@ -120,292 +119,6 @@ def parse_webhook(url: str) -> WebhookTarget:
     return WebhookTarget(kind, SecretStr(raw))
 
 
-# --- neutralising article text ----------------------------------------------------------------------
-
-_ZWSP = "\u200b"
-# "@everyone", "@here", "@channel", "@all", "@user": chat services turn these into pings.
-_AT_MENTION = re.compile(r"@(?=\w)")
-# Scheme URLs and www. hosts become links in every chat client; defang them the way analysts know.
-_URL = re.compile(r"\b(?:https?|ftp)://[^\s<>\"']*|\bwww\.[^\s<>\"']*", re.IGNORECASE)
-
-
-def _defang_url(match: re.Match[str]) -> str:
-    text = match.group(0)
-    text = re.sub(r"^(h)tt(ps?)://", r"\1xx\2[:]//", text, flags=re.IGNORECASE)
-    text = re.sub(r"^ftp://", "fxp[:]//", text, flags=re.IGNORECASE)
-    return text.replace(".", "[.]")
-
-
-def _neutralise(text: str) -> str:
-    """Markup-independent part: one line, no mention triggers, no live URLs."""
-    text = " ".join(text.split())
-    text = _URL.sub(_defang_url, text)
-    return _AT_MENTION.sub("@" + _ZWSP, text)
-
-
-def escape_slack(text: str) -> str:
-    """Slack mrkdwn (and Mattermost's Slack-compatible text): &, <, > escaped so <!channel>, <@U1> and
-    <url|label> are inert; @mentions broken; URLs defanged."""
-    text = _neutralise(text)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_~|\[\]()<>#])")
-
-
-def escape_markdown(text: str) -> str:
-    """Discord / CommonMark: markup characters backslash-escaped (no <@id>, [label](url) or headings)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", _neutralise(text))
-
-
-def escape_mattermost(text: str) -> str:
-    # Mattermost converts Slack-style <...> itself, and renders markdown: escape both.
-    return escape_slack(re.sub(r"([\\`*_~|\[\]()#])", r"\\\1", text))
-
-
-def escape_teams(text: str) -> str:
-    # Adaptive Card markdown has no documented escape: break the "](" of links with an invisible space.
-    return _neutralise(text).replace("](", "]" + _ZWSP + "(")
-
-
-def _plain(text: str) -> str:
-    """For plain-text fields (Slack header, Discord embed author): no markup parsed, only pings and links."""
-    return _neutralise(text)
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _is_web_url(url: str) -> bool:
-    return url.startswith(("https://", "http://")) and len(url) <= 2000 and not any(c.isspace() for c in url)
-
-
-_LEVEL_TITLE = {
-    AlertLevel.NEW_COUNTRY: "New country",
-    AlertLevel.NEW_COUNTERPART: "New counterpart",
-    AlertLevel.RENEWED: "Renewed contact",
-}
-_LEVEL_EMOJI = {AlertLevel.NEW_COUNTRY: "🔴", AlertLevel.NEW_COUNTERPART: "🟠", AlertLevel.RENEWED: "🟡"}
-_LEVEL_COLOUR = {
-    AlertLevel.NEW_COUNTRY: 0xD0021B,
-    AlertLevel.NEW_COUNTERPART: 0xF5A623,
-    AlertLevel.RENEWED: 0xF8E71C,
-}
-
-# Chat services reject oversize payloads; show this many counterparts and evidence sentences per card.
-MAX_COUNTERPARTS = 8
-MAX_EVIDENCE = 3
-EVIDENCE_CHARS = 400
-
-
-def _top_level(alert: Alert) -> AlertLevel:
-    levels = {c.level for c in alert.counterparts}
-    return next(level for level in AlertLevel if level in levels)  # enum order: highest first
-
-
-def _summary(alert: Alert, escape: Callable[[str], str]) -> str:
-    """One line for notifications and fallbacks: '🔴 New country: <actor> with <name> (RUS)'."""
-    top = _top_level(alert)
-    names = ", ".join(f"{escape(c.name)} ({c.country or '?'})" for c in alert.counterparts[:MAX_COUNTERPARTS])
-    more = len(alert.counterparts) - MAX_COUNTERPARTS
-    extra = f" and {more} more" if more > 0 else ""
-    return f"{_LEVEL_EMOJI[top]} {_LEVEL_TITLE[top]}: {escape(alert.actor_name)} with {names}{extra}"
-
-
-def _evidence(counterpart: AlertCounterpart, escape: Callable[[str], str]) -> list[str]:
-    return [escape(_clip(e.text, EVIDENCE_CHARS)) for e in counterpart.evidence[:MAX_EVIDENCE]]
-
-
-def _interaction(counterpart: AlertCounterpart) -> str:
-    return f"{counterpart.interaction_type.replace('_', ' ')} ({counterpart.modality})"
-
-
-def _when(alert: Alert) -> str:
-    return alert.published_at.strftime("%Y-%m-%d %H:%M UTC") if alert.published_at else "date unknown"
-
-
-# --- formatting (pure) ------------------------------------------------------------------------------
-
-
-def format_slack(alert: Alert) -> dict[str, Any]:
-    """Slack incoming webhook, Block Kit: header, article, per counterpart fields and quoted evidence."""
-    esc = escape_slack
-    blocks: list[dict[str, Any]] = [
-        {
-            "type": "header",
-            "text": {"type": "plain_text", "text": _clip(_plain(_summary(alert, str)), 150), "emoji": True},
-        },
-        {
-            "type": "section",
-            "text": {
-                "type": "mrkdwn",
-                "text": _clip(f"*{esc(alert.article_title)}*\n{esc(alert.source)} · {_when(alert)}", 3000),
-            },
-        },
-    ]
-    for c in alert.counterparts[:MAX_COUNTERPARTS]:
-        blocks.append(
-            {
-                "type": "section",
-                "fields": [
-                    {"type": "mrkdwn", "text": _clip(f"*Counterpart*\n{esc(c.name)}", 2000)},
-                    {"type": "mrkdwn", "text": _clip(f"*Role*\n{esc(c.role or '—')}", 2000)},
-                    {"type": "mrkdwn", "text": f"*Country*\n{c.country or '?'} · {c.sector}"},
-                    {"type": "mrkdwn", "text": f"*Level*\n{c.level}"},
-                    {"type": "mrkdwn", "text": f"*Interaction*\n{_interaction(c)}"},
-                ],
-            }
-        )
-        # A raw ">" starts a quote; any ">" from the article itself arrives escaped as "&gt;".
-        quotes = "\n".join(f"> {line}" for line in _evidence(c, esc))
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(quotes, 3000)}})
-    known = ", ".join(alert.known_countries) or "none"
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Known countries before: {known}"}]})
-    if _is_web_url(alert.article_url):
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "text": {"type": "plain_text", "text": "Open article"},
-                        "url": alert.article_url,
-                        "action_id": "open_article",
-                    }
-                ],
-            }
-        )
-    else:  # file:// and the like: Slack rejects such button URLs, so show it as inert text
-        blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(esc(alert.article_url), 2000)}]}
-        )
-    return {"text": _clip(_summary(alert, esc), 3000), "blocks": blocks, "unfurl_links": False}
-
-
-def format_mattermost(alert: Alert) -> dict[str, Any]:
-    """Mattermost incoming webhook: text plus one Slack-style attachment per counterpart."""
-    esc = escape_mattermost
-    link = alert.article_url if _is_web_url(alert.article_url) else None
-    attachments: list[dict[str, Any]] = []
-    for c in alert.counterparts[:MAX_COUNTERPARTS]:
-        attachment: dict[str, Any] = {
-            "fallback": _clip(f"{_plain(c.name)} ({c.country or '?'}): {c.level}", 300),
-            "color": f"#{_LEVEL_COLOUR[c.level]:06x}",
-            "title": _clip(esc(alert.article_title), 250),
-            "text": "\n".join(f"> {line}" for line in _evidence(c, esc)),
-            "fields": [
-                {"short": True, "title": "Counterpart", "value": esc(c.name)},
-                {"short": True, "title": "Role", "value": esc(c.role or "—")},
-                {"short": True, "title": "Country", "value": f"{c.country or '?'} · {c.sector}"},
-                {"short": True, "title": "Level", "value": str(c.level)},
-                {"short": True, "title": "Interaction", "value": _interaction(c)},
-            ],
-            "footer": f"{esc(alert.source)} · {_when(alert)}",
-        }
-        if link:
-            attachment["title_link"] = link
-        attachments.append(attachment)
-    return {"text": _summary(alert, esc), "attachments": attachments}
-
-
-def format_discord(alert: Alert) -> dict[str, Any]:
-    """Discord webhook: content plus one embed per counterpart; allowed_mentions empty so nothing pings."""
-    esc = escape_markdown
-    link = alert.article_url if _is_web_url(alert.article_url) else None
-    embeds: list[dict[str, Any]] = []
-    budget = 5500  # Discord's limit is 6000 characters over all embeds of a message
-    for c in alert.counterparts[:MAX_COUNTERPARTS]:
-        description = "\n".join(f"> {line}" for line in _evidence(c, esc))
-        embed: dict[str, Any] = {
-            "title": _clip(f"{c.level}: {esc(c.name)} ({c.country or '?'})", 256),
-            "description": _clip(description, 4096),
-            "color": _LEVEL_COLOUR[c.level],
-            "fields": [
-                {"name": "Role", "value": _clip(esc(c.role or "—"), 1024), "inline": True},
-                {"name": "Sector", "value": str(c.sector), "inline": True},
-                {"name": "Interaction", "value": _interaction(c), "inline": True},
-            ],
-            "footer": {"text": _clip(_plain(f"{alert.source} · {_when(alert)}"), 2048)},
-        }
-        if link:
-            embed["url"] = link
-        if alert.published_at:
-            embed["timestamp"] = alert.published_at.isoformat()
-        size = len(embed["title"]) + len(embed["description"]) + len(embed["footer"]["text"])
-        size += sum(len(f["name"]) + len(f["value"]) for f in embed["fields"])
-        if size > budget or len(embeds) == 10:
-            break
-        budget -= size
-        embeds.append(embed)
-    content = f"{_summary(alert, esc)}\n**{esc(alert.article_title)}**"
-    if link:
-        content += f"\n<{link}>"  # angle brackets: a link without a preview of the article page
-    return {"content": _clip(content, 2000), "embeds": embeds, "allowed_mentions": {"parse": []}}
-
-
-def format_teams(alert: Alert) -> dict[str, Any]:
-    """Teams workflow ("Post to a channel when a webhook request is received"): an Adaptive Card 1.4."""
-    esc = escape_teams
-    body: list[dict[str, Any]] = [
-        {
-            "type": "TextBlock",
-            "text": _summary(alert, esc),
-            "size": "Large",
-            "weight": "Bolder",
-            "wrap": True,
-        },
-        {"type": "TextBlock", "text": esc(alert.article_title), "weight": "Bolder", "wrap": True},
-        {
-            "type": "TextBlock",
-            "text": f"{esc(alert.source)} · {_when(alert)}",
-            "isSubtle": True,
-            "spacing": "None",
-        },
-    ]
-    for c in alert.counterparts[:MAX_COUNTERPARTS]:
-        body.append(
-            {
-                "type": "FactSet",
-                "separator": True,
-                "facts": [
-                    {"title": "Counterpart", "value": esc(c.name)},
-                    {"title": "Role", "value": esc(c.role or "—")},
-                    {"title": "Country", "value": f"{c.country or '?'} · {c.sector}"},
-                    {"title": "Level", "value": str(c.level)},
-                    {"title": "Interaction", "value": _interaction(c)},
-                ],
-            }
-        )
-        body.extend(
-            {"type": "TextBlock", "text": f"“{line}”", "wrap": True, "isSubtle": True, "spacing": "Small"}
-            for line in _evidence(c, esc)
-        )
-    known = ", ".join(alert.known_countries) or "none"
-    body.append({"type": "TextBlock", "text": f"Known countries before: {known}", "isSubtle": True, "wrap": True})
-    card: dict[str, Any] = {
-        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-        "type": "AdaptiveCard",
-        "version": "1.4",
-        "body": body,
-        "msteams": {"width": "Full"},
-    }
-    if _is_web_url(alert.article_url):
-        card["actions"] = [{"type": "Action.OpenUrl", "title": "Open article", "url": alert.article_url}]
-    return {
-        "type": "message",
-        "attachments": [
-            {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}
-        ],
-    }
-
-
-def format_json(alert: Alert) -> dict[str, Any]:
-    """The alert exactly as on the `alerts` topic: receivers validate it with schemas.alert.Alert."""
-    payload: dict[str, Any] = alert.model_dump(mode="json")
-    return payload
-
-
 FORMATTERS: dict[WebhookKind, Callable[[Alert], dict[str, Any]]] = {
     WebhookKind.SLACK: format_slack,
     WebhookKind.MATTERMOST: format_mattermost,
@@ -453,10 +166,37 @@ def verify(
     return hmac.compare_digest(expected, signature.strip().encode("utf-8", "replace"))
 
 
-# --- delivery ---------------------------------------------------------------------------------------
+# --- one POST ---------------------------------------------------------------------------------------
 
-_RETRY_STATUSES = frozenset({429}) | frozenset(range(500, 600))
+# 408 and 429 say "later"; 5xx are the receiver's trouble. Every other 4xx is about the request itself and
+# would be refused again, so it is final.
+RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
 _SCHEME_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
+
+
+class Verdict(StrEnum):
+    DELIVERED = "delivered"
+    RETRY = "retry"  # the target is down or busy: try again later
+    REFUSED = "refused"  # permanent: the same request would fail again
+
+
+@dataclass(frozen=True)
+class Attempt:
+    verdict: Verdict
+    error: str | None = None  # URLs masked
+    status_code: int | None = None
+    retry_after_s: float | None = None  # what the receiver asked for (Retry-After), capped
+
+
+class PayloadError(Exception):
+    """The alert cannot be turned into this target's payload (final: it would fail every time)."""
+
+
+def build_body(target: WebhookTarget, alert: Alert) -> bytes:
+    try:
+        return orjson.dumps(FORMATTERS[target.kind](alert))
+    except Exception as exc:  # a formatter bug or an unencodable value: no retry can fix it
+        raise PayloadError(f"cannot build the {target.kind} payload: {type(exc).__name__}: {exc}") from exc
 
 
 def _scrub(text: str, url: str) -> str:
@@ -469,7 +209,7 @@ def _scrub(text: str, url: str) -> str:
     return _SCHEME_URL.sub(lambda m: mask_url(m.group(0)), text)
 
 
-def _retry_after(value: str | None, max_delay_s: float) -> float | None:
+def retry_after(value: str | None, max_delay_s: float) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), capped; None if absent/bad."""
     if value is None:
         return None
@@ -489,9 +229,11 @@ def _retry_after(value: str | None, max_delay_s: float) -> float | None:
     return min(max(seconds, 0.0), max_delay_s)
 
 
-def _backoff(attempt: int, base_delay_s: float, max_delay_s: float) -> float:
-    # Full jitter: spreads retries of many alerts instead of hammering the receiver in lockstep.
-    return random.uniform(0.0, min(max_delay_s, base_delay_s * 2 ** (attempt - 1)))
+def backoff_delay(failures: int, base_delay_s: float, max_delay_s: float) -> float:
+    """Wait after the n-th failure in a row: base * 2^(n-1), capped, with "equal jitter" (between half
+    and all of it), so many queued alerts do not retry in lockstep and none retries at once."""
+    ceiling: float = min(max_delay_s, base_delay_s * 2.0 ** min(failures - 1, 62))
+    return ceiling / 2 + random.uniform(0.0, ceiling / 2)
 
 
 async def _body_snippet(response: httpx.Response) -> str:
@@ -507,6 +249,60 @@ async def _body_snippet(response: httpx.Response) -> str:
     return " ".join(text.split())[:200]
 
 
+async def post_once(
+    client: httpx.AsyncClient,
+    target: WebhookTarget,
+    alert: Alert,
+    body: bytes,
+    *,
+    signing_secret: SecretStr | None,
+    deadline_s: float,
+    max_retry_after_s: float,
+) -> Attempt:
+    """One POST of `body` (from `build_body`), with an overall deadline: connecting, sending and reading
+    the answer together, so a receiver that trickles a byte at a time or never answers cannot hold the
+    target's queue longer than that (httpx's own timeouts are per read). Never raises for HTTP problems.
+
+    Every request carries X-Actorwatch-Alert-Id so receivers can drop duplicates (retries, replays)."""
+    url = target.url.get_secret_value()
+    headers = {"Content-Type": "application/json", ALERT_ID_HEADER: alert.alert_id}
+    if target.kind is WebhookKind.JSON and signing_secret is not None:
+        # Signed per attempt: a retry after a long backoff must still fall inside the receiver's window.
+        timestamp = int(time.time())
+        headers[TIMESTAMP_HEADER] = str(timestamp)
+        headers[SIGNATURE_HEADER] = sign(body, signing_secret.get_secret_value(), timestamp)
+    try:
+        async with asyncio.timeout(deadline_s):
+            request = client.build_request("POST", url, content=body, headers=headers, timeout=deadline_s)
+            response = await client.send(request, stream=True)
+            try:
+                status = response.status_code
+                if 200 <= status < 300:
+                    return Attempt(Verdict.DELIVERED, status_code=status)
+                snippet = await _body_snippet(response)
+            finally:
+                await response.aclose()
+    except TimeoutError:
+        return Attempt(Verdict.RETRY, f"no complete answer within the {deadline_s:g} s deadline")
+    except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+        return Attempt(Verdict.RETRY, _scrub(f"{type(exc).__name__}: {exc}".rstrip(": "), url))
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # unsupported protocol, bad URL...: final
+        return Attempt(Verdict.REFUSED, _scrub(f"{type(exc).__name__}: {exc}".rstrip(": "), url))
+    error = _scrub(f"HTTP {status}{': ' + snippet if snippet else ''}", url)
+    if status in RETRY_STATUSES:
+        wait = retry_after(response.headers.get("Retry-After"), max_retry_after_s)
+        return Attempt(Verdict.RETRY, error, status, wait)
+    return Attempt(Verdict.REFUSED, error, status)
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    delivered: bool
+    attempts: int
+    last_error: str | None = None  # URLs masked
+    status_code: int | None = None  # of the last response, if any
+
+
 async def deliver(
     client: httpx.AsyncClient,
     target: WebhookTarget,
@@ -519,58 +315,33 @@ async def deliver(
     max_delay_s: float = 30.0,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> DeliveryResult:
-    """POST the alert, retrying timeouts, connection errors, 429 and 5xx; never raises for HTTP problems.
-
-    Every request carries X-Actorwatch-Alert-Id so receivers can drop duplicates (retries, replays)."""
+    """POST the alert with at most `max_attempts` tries (a one-off send; the alerter's queues retry for
+    as long as a target is down, see `delivery`). Retries what `post_once` says is worth retrying."""
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
-    url = target.url.get_secret_value()
-    masked = mask_url(url)
-    body = orjson.dumps(FORMATTERS[target.kind](alert))
-    last_error: str | None = None
-    status: int | None = None
-
-    for attempt in range(1, max_attempts + 1):
-        headers = {"Content-Type": "application/json", ALERT_ID_HEADER: alert.alert_id}
-        if target.kind is WebhookKind.JSON and signing_secret is not None:
-            # Signed per attempt: a retry after a long backoff must still fall inside the receiver's window.
-            timestamp = int(time.time())
-            headers[TIMESTAMP_HEADER] = str(timestamp)
-            headers[SIGNATURE_HEADER] = sign(body, signing_secret.get_secret_value(), timestamp)
-        delay: float | None = None
-        retry = False
-        try:
-            request = client.build_request("POST", url, content=body, headers=headers, timeout=timeout_s)
-            response = await client.send(request, stream=True)
-            try:
-                status = response.status_code
-                if 200 <= status < 300:
-                    log.info("alert %s delivered to %s %s", alert.alert_id, target.kind, masked)
-                    return DeliveryResult(delivered=True, attempts=attempt, last_error=None, status_code=status)
-                snippet = await _body_snippet(response)
-                last_error = _scrub(f"HTTP {status}{': ' + snippet if snippet else ''}", url)
-                retry = status in _RETRY_STATUSES
-                if retry:
-                    delay = _retry_after(response.headers.get("Retry-After"), max_delay_s)
-            finally:
-                await response.aclose()
-        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            last_error = _scrub(f"{type(exc).__name__}: {exc}".rstrip(": "), url)
-            status = None
-            retry = True
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # unsupported protocol, bad URL...: final
-            last_error = _scrub(f"{type(exc).__name__}: {exc}".rstrip(": "), url)
-            status = None
-            retry = False
-
-        if not retry or attempt == max_attempts:
+    masked = mask_url(target.url.get_secret_value())
+    try:
+        body = build_body(target, alert)
+    except PayloadError as exc:
+        return DeliveryResult(delivered=False, attempts=0, last_error=str(exc))
+    attempt = Attempt(Verdict.RETRY)
+    for number in range(1, max_attempts + 1):
+        attempt = await post_once(
+            client, target, alert, body,
+            signing_secret=signing_secret, deadline_s=timeout_s, max_retry_after_s=max_delay_s,
+        )  # fmt: skip
+        if attempt.verdict is Verdict.DELIVERED:
+            log.info("alert %s delivered to %s %s", alert.alert_id, target.kind, masked)
+            return DeliveryResult(delivered=True, attempts=number, status_code=attempt.status_code)
+        if attempt.verdict is Verdict.REFUSED or number == max_attempts:
             break
-        wait = delay if delay is not None else _backoff(attempt, base_delay_s, max_delay_s)
+        wait = attempt.retry_after_s
+        if wait is None:
+            wait = backoff_delay(number, base_delay_s, max_delay_s)
         log.warning(
             "alert %s to %s %s: %s; retry %d/%d in %.1fs",
-            alert.alert_id, target.kind, masked, last_error, attempt + 1, max_attempts, wait,
+            alert.alert_id, target.kind, masked, attempt.error, number + 1, max_attempts, wait,
         )  # fmt: skip
         await sleep(wait)
-
-    log.warning("alert %s not delivered to %s %s: %s", alert.alert_id, target.kind, masked, last_error)
-    return DeliveryResult(delivered=False, attempts=attempt, last_error=last_error, status_code=status)
+    log.warning("alert %s not delivered to %s %s: %s", alert.alert_id, target.kind, masked, attempt.error)
+    return DeliveryResult(delivered=False, attempts=number, last_error=attempt.error, status_code=attempt.status_code)

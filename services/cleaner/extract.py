@@ -24,6 +24,7 @@ from trafilatura.utils import load_html
 from schemas.clean_article import PARAGRAPH_SEPARATOR, CleanArticle
 from schemas.raw_article import RawArticle
 from services.cleaner.boilerplate import is_boilerplate, is_byline, is_section_label
+from services.cleaner.bound import bound_paragraphs, cut_to_bytes
 from services.cleaner.metadata import page_metadata
 
 __all__ = ["NoArticleError", "article_id", "canonical_url", "clean_article"]
@@ -340,6 +341,8 @@ def _is_caption(paragraph: str, doubled: set[str]) -> bool:
 
 _MAX_CAPTION_CHARS = 600
 _MIN_HTML_WORDS = 3
+# A title longer than this is a paragraph the page put in its <title>.
+MAX_TITLE_BYTES = 2_000
 
 
 def _place_captions(body: list[str], captions: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -414,12 +417,13 @@ def _media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def clean_article(raw: RawArticle, *, max_chars: int = 5_000_000, max_text_chars: int = 300_000) -> CleanArticle:
+def clean_article(raw: RawArticle, *, max_chars: int = 5_000_000, max_text_bytes: int = 400_000) -> CleanArticle:
     """Extract and clean the article in a fetched document.
 
     Raises NoArticleError (with a one-line reason) when the document holds no article: empty, binary,
-    unsupported content type, larger than `max_chars` characters, nothing left after cleaning, or more
-    than `max_text_chars` characters of text (no news article is; a page that long is a dump)."""
+    unsupported content type, larger than `max_chars` characters or nothing left after cleaning. Text
+    over `max_text_bytes` UTF-8 bytes is cut (bound.py) and the article flagged `truncated`, so that the
+    clean and the tagged article fit the broker's message bound."""
     media_type = _media_type(raw.content_type)
     if media_type not in _HTML_TYPES and media_type not in _TEXT_TYPES:
         raise NoArticleError(f"unsupported content type {media_type or '(none)'!r}")
@@ -468,16 +472,17 @@ def clean_article(raw: RawArticle, *, max_chars: int = 5_000_000, max_text_chars
         # What the extractor falls back to on a page without an article: a menu label or two.
         raise NoArticleError(f"no article: fewer than {_MIN_HTML_WORDS} words of main text")
     captions, paragraphs = _place_captions(body, captions)
+    paragraphs, truncated = bound_paragraphs(paragraphs, max_text_bytes)
+    # Captions are also listed on their own: they get a quarter of the text's bound.
+    captions, captions_cut = bound_paragraphs(captions, max_text_bytes // 4)
+    body_count = min(len(body), len(paragraphs))
     text = PARAGRAPH_SEPARATOR.join(paragraphs)
-    if len(text) > max_text_chars:
-        # The message carries the text twice (text and paragraphs) and must fit Kafka's 1 MB limit.
-        raise NoArticleError(f"article text has {len(text)} characters, more than the limit of {max_text_chars}")
 
     return CleanArticle(
         id=article_id(raw.url),
         url=raw.url,
         source=raw.source_id,
-        title=title or _shorten(body[0]),
+        title=cut_to_bytes(title or _shorten(body[0]), MAX_TITLE_BYTES),
         text=text,
         paragraphs=paragraphs,
         published_at=raw.feed_published_at
@@ -491,5 +496,6 @@ def clean_article(raw: RawArticle, *, max_chars: int = 5_000_000, max_text_chars
         canonical_url=(page.canonical_url if page else None) or None,
         dateline=dateline,
         captions=captions,
-        body_paragraphs=len(body),
+        body_paragraphs=body_count,
+        truncated=truncated or captions_cut,
     )

@@ -15,18 +15,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import faust
 
-from schemas.clean_article import CleanArticle
 from schemas.raw_article import RawArticle
-from services.cleaner.extract import clean_article
+from schemas.story_candidate import StoryCandidate
+from services.cleaner.candidate import clean_candidate
 from services.cleaner.pool import PoolTimeout, ProcessPool
-from services.cleaner.stories import StoryIndex, body_text
+from services.cleaner.stories import StoryIndex, body_text, text_fingerprint
 from services.runtime import metrics
-from services.runtime.app import add_step_agent, make_app
-from services.runtime.step import KafkaMessage, Outgoing, StageTimeout, Step, faust_sink
+from services.runtime.app import add_step_agent, make_app, pipelined_step_options
+from services.runtime.step import KafkaMessage, Outgoing, StageTimeout, Step
 from services.settings import Settings
 
 SERVICE = "cleaner"
@@ -54,12 +55,14 @@ def stories_topic(settings: Settings) -> str:
 
 def build(settings: Settings, bootstrap: str) -> Any:
     app = make_app(settings, SERVICE, bootstrap)
-    # Workers start now, so their imports overlap the consumer joining its group. clean_article is
-    # passed by reference: a worker imports services.cleaner.extract only, not faust.
-    pool: ProcessPool[RawArticle, CleanArticle] = ProcessPool(
-        clean_article, settings.cleaner_workers, settings.extract_timeout_s, warm_up=WARM_UP_PAGE
+    # Workers start now, so their imports overlap the consumer joining its group. clean_candidate is
+    # passed by reference: a worker imports the cleaning modules only, not faust.
+    pool: ProcessPool[RawArticle, StoryCandidate] = ProcessPool(
+        partial(clean_candidate, max_text_bytes=settings.max_text_bytes),
+        settings.cleaner_workers,
+        settings.extract_timeout_s,
+        warm_up=WARM_UP_PAGE,
     )
-    sink = faust_sink(app)
     # internal=True: Faust creates it (one partition) on start-up, like its changelog topics.
     story_topic = app.topic(stories_topic(settings), partitions=1, internal=True, key_type=bytes, value_type=bytes)
     # ring slot -> StoryIndex row; compaction keeps one row per slot, so the changelog stays bounded.
@@ -80,17 +83,24 @@ def build(settings: Settings, bootstrap: str) -> Any:
 
     async def extract(raw: RawArticle, _message: KafkaMessage) -> Sequence[Outgoing]:
         try:
-            article = await pool.submit(raw)
+            candidate = await pool.submit(raw)
         except PoolTimeout as exc:  # the step labels StageTimeout "timeout" in its failure counter
             raise StageTimeout(str(exc)) from exc
-        return [Outgoing(stories_topic(settings), article.id.encode(), article)]
+        if candidate.article.truncated:
+            metrics.TRUNCATED.labels(service=SERVICE, stage="clean", part="text").inc()
+        return [Outgoing(stories_topic(settings), candidate.article.id.encode(), candidate)]
 
-    async def link(article: CleanArticle, _message: KafkaMessage) -> Sequence[Outgoing]:
+    async def link(candidate: StoryCandidate, _message: KafkaMessage) -> Sequence[Outgoing]:
         nonlocal index
         if index is None:  # Faust recovers tables before agents run: the rows are all here now
             index = StoryIndex.from_rows(stories.values(), settings.cleaner_story_capacity)
         known_stories = len(index)
-        verdict = index.assign(article.id, article.url, body_text(article.paragraphs, article.body_paragraphs))
+        article = candidate.article
+        if candidate.content_key is None or candidate.simhash is None:
+            key, simhash = text_fingerprint(body_text(article.paragraphs, article.body_paragraphs))
+        else:
+            key, simhash = candidate.content_key, candidate.simhash
+        verdict = index.place(article.id, article.url, key, simhash)
         stories[verdict.slot] = list(verdict.row)
         if verdict.duplicate:
             metrics.CLEANER_DUPLICATES.labels(service=SERVICE).inc()
@@ -103,10 +113,22 @@ def build(settings: Settings, bootstrap: str) -> Any:
 
     letters = settings.topic_dead_letters
     clean_step = Step(
-        service=SERVICE, stage="clean", input_model=RawArticle, handler=extract, sink=sink, dead_letter_topic=letters
+        service=SERVICE,
+        stage="clean",
+        input_model=RawArticle,
+        handler=extract,
+        dead_letter_topic=letters,
+        **pipelined_step_options(app, settings),
     )
     story_step = Step(
-        service=SERVICE, stage="story", input_model=CleanArticle, handler=link, sink=sink, dead_letter_topic=letters
+        service=SERVICE,
+        stage="story",
+        input_model=StoryCandidate,
+        handler=link,
+        dead_letter_topic=letters,
+        # A replayed article gets the verdict it got before (the index knows its id), so its output can
+        # wait for the broker while the next article is linked.
+        **pipelined_step_options(app, settings),
     )
     add_step_agent(app, settings, settings.topic_raw, clean_step)
     add_step_agent(app, settings, story_topic, story_step)

@@ -45,23 +45,28 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(" ".join(tokens(text)).encode("utf-8")).hexdigest()[:32]
 
 
-_BIT_POSITIONS = np.arange(_BITS, dtype=np.uint64)
+def text_fingerprint(text: str) -> tuple[str, int]:
+    """The exact-duplicate key and the SimHash of a text, from one tokenisation."""
+    words = tokens(text)
+    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()[:32], _simhash_of(words)
 
 
 def simhash(text: str) -> int:
     """64-bit SimHash of the text's word 3-shingles (each shingle weighs 1)."""
-    words = tokens(text)
+    return _simhash_of(tokens(text))
+
+
+def _simhash_of(words: list[str]) -> int:
     if not words:
         return 0
     grams = {" ".join(words[i : i + _SHINGLE]) for i in range(max(1, len(words) - _SHINGLE + 1))}
-    hashes = np.fromiter(
-        (int.from_bytes(hashlib.blake2b(g.encode("utf-8"), digest_size=8).digest(), "big") for g in grams),
-        dtype=np.uint64,
-        count=len(grams),
-    )
-    # Per bit: set when more shingles have it set than not (numpy: 20 times the speed of a Python loop).
-    ones = ((hashes[:, None] >> _BIT_POSITIONS) & np.uint64(1)).sum(axis=0)
-    return sum(1 << bit for bit in range(_BITS) if 2 * int(ones[bit]) > len(grams))
+    blake2b = hashlib.blake2b
+    digests = b"".join([blake2b(g.encode("utf-8"), digest_size=8).digest() for g in grams])
+    # Per bit: set when more shingles have it set than not. Each digest is a big-endian 64-bit number, so
+    # unpacking its bytes gives bit 63 first; packing the majority row back gives the number.
+    bits = np.unpackbits(np.frombuffer(digests, dtype=np.uint8).reshape(len(grams), 8), axis=1)
+    majority = np.packbits(2 * bits.sum(axis=0, dtype=np.int64) > len(grams))
+    return int.from_bytes(majority.tobytes(), "big")
 
 
 def distance(a: int, b: int) -> int:
@@ -137,14 +142,16 @@ class StoryIndex:
 
     def assign(self, article_id: str, url: str, text: str) -> Verdict:
         """Place one article: an exact duplicate, a new member of a near story, or the start of a story."""
-        key = content_hash(text)
+        return self.place(article_id, url, *text_fingerprint(text))
+
+    def place(self, article_id: str, url: str, key: str, fingerprint: int) -> Verdict:
+        """`assign` for an article whose `text_fingerprint(text)` was computed elsewhere (the extraction pool)."""
         name = publisher(url)
         entry = self._entries.get(key)
         if entry is not None:
             story = self._stories[entry.story_id]
             story.add(name)  # a syndicated exact copy still corroborates
             return self._verdict(entry.article_id != article_id, key, entry, story)
-        fingerprint = simhash(text)
         story_id = self._nearest(fingerprint) or article_id
         story = self._stories.setdefault(story_id, Story(story_id))
         story.add(name)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from schemas.raw_article import RawArticle
+from services.fetcher.bound import bound_raw
 from services.fetcher.health import HEALTH_STATES, SourceStates, state_path
 from services.fetcher.http import Politeness, SeenUrls, SitemapLimits, make_client, poll_source
 from services.fetcher.polite import HostLimiter, RobotsCache, next_delay_s
@@ -75,6 +76,9 @@ def build(settings: Settings, bootstrap: str) -> Any:
 
     async def poll(source: Source) -> None:
         async def publish(article: RawArticle) -> None:
+            article = bound_raw(article, settings.output_limit_bytes())
+            if article.body_truncated:
+                metrics.TRUNCATED.labels(service=SERVICE, stage="fetch", part="body").inc()
             await sink(settings.topic_raw, article.url.encode(), article.to_bytes())
             metrics.ARTICLES_FETCHED.labels(service=SERVICE, source=source.id).inc()
 

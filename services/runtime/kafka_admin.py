@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -20,7 +21,8 @@ class BrokerUnavailable(RuntimeError):
 
 async def ensure_topics(settings: Settings, bootstrap: str, topics: Iterable[str] | None = None) -> list[str]:
     """Create the topics that do not exist yet, with the configured partition count. Returns those created."""
-    wanted = list(topics) if topics is not None else settings.all_topics()
+    # The webhooks' delivery queues come with the others, so the alerter never starts without them.
+    wanted = list(topics) if topics is not None else [*settings.all_topics(), *settings.delivery_topics()]
     async with _admin(bootstrap) as admin:
         existing = set(await admin.list_topics())
         missing = [t for t in wanted if t not in existing]
@@ -34,12 +36,65 @@ async def ensure_topics(settings: Settings, bootstrap: str, topics: Iterable[str
                             t,
                             settings.topic_partitions,
                             settings.topic_replication_factor,
-                            topic_configs={"cleanup.policy": "compact"} if t in compacted else {},
+                            topic_configs=topic_configs(settings, compacted=t in compacted),
                         )
                         for t in missing
                     ]
                 )
         return missing
+
+
+def topic_configs(settings: Settings, *, compacted: bool) -> dict[str, str]:
+    """A topic's configuration: its cleanup policy and the one message bound (ACTORWATCH_MAX_MESSAGE_BYTES),
+    which the producers' max_request_size also uses."""
+    configs = {"max.message.bytes": str(settings.max_message_bytes)}
+    if compacted:
+        configs["cleanup.policy"] = "compact"
+    return configs
+
+
+async def ensure_app_topics(app: Any, settings: Settings, bootstrap: str, *, timeout_s: float = 30.0) -> list[str]:
+    """Create a Faust app's own topics (table changelogs, internal topics its agents read) before its
+    worker starts, and wait until the broker lists them.
+
+    Faust creates them itself at start, but a fresh consumer group could then join before the broker
+    listed them ("Ignoring missing topic ...-changelog"), and every table write failed (issue 10)."""
+    wanted: dict[str, tuple[int, bool]] = {}
+    for table in app.tables.values():
+        changelog = table.changelog_topic
+        wanted[changelog.get_topic_name()] = (table.partitions or settings.topic_partitions, True)
+    for agent in app.agents.values():
+        channel = agent.channel
+        if getattr(channel, "internal", False):
+            for name in channel.topics:
+                wanted[name] = (channel.partitions or settings.topic_partitions, False)
+    if not wanted:
+        return []
+    async with _admin(bootstrap) as admin:
+        existing = set(await admin.list_topics())
+        missing = [name for name in wanted if name not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(
+                    [
+                        NewTopic(
+                            name,
+                            wanted[name][0],
+                            settings.topic_replication_factor,
+                            topic_configs=topic_configs(settings, compacted=wanted[name][1]),
+                        )
+                        for name in missing
+                    ]
+                )
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            listed = set(await admin.list_topics())
+            if all(name in listed for name in wanted):
+                return missing
+            if asyncio.get_running_loop().time() > deadline:
+                absent = sorted(name for name in wanted if name not in listed)
+                raise BrokerUnavailable(f"the broker did not list the new topics {', '.join(absent)} in time")
+            await asyncio.sleep(0.2)
 
 
 async def delete_group_topics(bootstrap: str, group_prefix: str) -> list[str]:

@@ -23,6 +23,11 @@ PROCESSING_SECONDS = Histogram(
     ["service", "stage"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
+TRUNCATED = Counter(
+    "actorwatch_truncated_total",
+    "Messages whose content was cut to fit the message bound, by part (text, entities).",
+    ["service", "stage", "part"],
+)
 ARTICLES_FETCHED = Counter(
     "actorwatch_articles_fetched_total",
     "Raw articles the fetcher published, by source.",
@@ -76,4 +81,15 @@ CLEANER_STORY_JOINS = Counter(
     "actorwatch_cleaner_story_joins_total",
     "Articles the cleaner linked into an existing story (near-duplicates).",
     ["service"],
+)
+WEBHOOK_PENDING = Gauge(
+    "actorwatch_webhook_pending",
+    "Alerts in a webhook's delivery queue not yet delivered or dead-lettered (this worker's partitions), by "
+    "target id (a hash of the URL, never the URL) and kind.",
+    ["service", "target", "kind"],
+)
+WEBHOOK_OLDEST_PENDING_SECONDS = Gauge(
+    "actorwatch_webhook_oldest_pending_seconds",
+    "Age of the alert a webhook's queue is working on (0 when it waits for none), by target id and kind.",
+    ["service", "target", "kind"],
 )

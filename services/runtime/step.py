@@ -1,10 +1,15 @@
 """The processing step every service wraps its logic in (after getsentry/arroyo's steps).
 
 A step takes one message at a time: decode it into its contract, hand it to the stage's function, write
-what comes out, and count. A message that cannot be decoded or processed goes to the dead-letter topic
-with the stage and the reason; the step then goes on with the next message, so one bad message never
-stops a service. Output is awaited until the broker acknowledged it, before the input offset can be
-committed: a crash replays, it does not lose (at-least-once)."""
+what comes out, and count. Everything that can go wrong with one message, including writing its outputs
+(too large, not serialisable, refused by the broker), ends in a dead letter for that message with the
+stage and the reason; the step then goes on with the next message, so one bad message never stops a
+service and no exception reaches Faust's agent supervisor.
+
+A message is done (its `done` callback runs, which acknowledges its offset) only once the broker
+acknowledged every output or its dead letter: a crash replays, it does not lose (at-least-once). With
+`max_in_flight` > 1 the step goes on to the next message while earlier outputs wait for their
+acknowledgements; the consumer commits only below the oldest message not yet done."""
 
 from __future__ import annotations
 
@@ -47,6 +52,22 @@ class Sink(Protocol):
     async def __call__(self, topic: str, key: bytes | None, value: bytes) -> None: ...
 
 
+class Sender(Protocol):
+    """Hands one record to the producer and returns, without waiting, what resolves once the broker
+    acknowledged it (raises if the broker refused it)."""
+
+    async def __call__(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]: ...
+
+
+# Called once a message is done: outputs acknowledged, or its dead letter written.
+Done = Callable[[], Awaitable[Any]]
+
+# What a step does with a message its outputs cannot be written for, before it gives up and dead-letters:
+# retriable broker errors (leader moved, request timed out) are tried again this many times.
+WRITE_ATTEMPTS = 4
+WRITE_RETRY_BASE_S = 0.5
+
+
 @dataclass(frozen=True)
 class Outgoing:
     topic: str
@@ -86,6 +107,10 @@ def inline(function: Callable[[InT], Sequence[Outgoing]]) -> Handler[InT]:
     return handle
 
 
+class OutputTooLarge(Exception):
+    """An output is over the message bound (ACTORWATCH_MAX_MESSAGE_BYTES)."""
+
+
 class Step(Generic[InT]):
     def __init__(
         self,
@@ -96,22 +121,68 @@ class Step(Generic[InT]):
         handler: Handler[InT],
         sink: Sink,
         dead_letter_topic: str,
+        sender: Sender | None = None,
+        max_in_flight: int = 1,
+        max_output_bytes: int = 1_048_576 - 16_384,
     ) -> None:
+        """`sink` writes dead letters (and outputs when there is no `sender`); `sender` lets outputs of up to
+        `max_in_flight` messages wait for their acknowledgements together."""
+        if max_in_flight > 1 and sender is None:
+            raise ValueError("max_in_flight > 1 needs a sender")
         self.service = service
         self.stage = stage
+        self.max_in_flight = max_in_flight
         self._input_model = input_model
         self._handler = handler
         self._sink = sink
+        self._sender = sender
         self._dead_letter_topic = dead_letter_topic
+        self._max_output_bytes = max_output_bytes
         self._labels = {"service": service, "stage": stage}
         self._closed = False
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._in_flight: set[asyncio.Task[None]] = set()
 
-    async def submit(self, message: KafkaMessage) -> None:
-        """Process one message to the end: outputs written or a dead letter written."""
+    async def submit(self, message: KafkaMessage, done: Done | None = None) -> None:
+        """Process one message: run the stage's function and start writing its outputs. Returns once the
+        message is done, or (with max_in_flight > 1) once its outputs are on their way and a slot is free;
+        `done` runs when the outputs are acknowledged or the message's dead letter is written."""
         if self._closed:
             raise RuntimeError(f"step {self.stage} is closed")
+        await self._slots.acquire()
         started = time.perf_counter()
         metrics.MESSAGES_IN.labels(**self._labels).inc()
+        try:
+            pending = await self._process(message)
+        except BaseException:
+            self._slots.release()
+            raise
+        if pending is None or self.max_in_flight == 1:
+            try:
+                await self._finish(message, pending, started, done)
+            finally:
+                self._slots.release()
+            return
+        task = asyncio.ensure_future(self._finish(message, pending, started, done))
+        self._in_flight.add(task)
+        task.add_done_callback(self._finished)
+
+    async def drain(self) -> None:
+        """Wait until every message submitted so far is done."""
+        while self._in_flight:
+            await asyncio.gather(*list(self._in_flight), return_exceptions=True)
+
+    def close(self) -> None:
+        self._closed = True
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s.%s: finishing a message failed: %r", self.service, self.stage, task.exception())
+
+    async def _process(self, message: KafkaMessage) -> _Pending | None:
+        """Decode, run the function, encode and start sending. None: the message was dead-lettered."""
         try:
             value = self._decode(message)
             outputs = await self._handler(value, message)
@@ -119,17 +190,81 @@ class Step(Generic[InT]):
             raise
         except _Rejected as exc:
             await self._dead_letter(message, "decode", exc.reason)
-            return
+            return None
         except Exception as exc:  # a bad message must not stop the service: dead-letter it, go on
             await self._dead_letter(message, _reason(exc), _one_line(exc))
-            return
-        for outgoing in outputs:
-            await self._sink(outgoing.topic, outgoing.key, outgoing.value.to_bytes())
-            metrics.MESSAGES_OUT.labels(**self._labels).inc()
-        metrics.PROCESSING_SECONDS.labels(**self._labels).observe(time.perf_counter() - started)
+            return None
+        try:
+            records = [self._encode(o) for o in outputs]
+        except OutputTooLarge as exc:
+            await self._dead_letter(message, "too_large", str(exc))
+            return None
+        except Exception as exc:
+            await self._dead_letter(message, "serialise", _one_line(exc))
+            return None
+        pending = _Pending(records)
+        if self._sender is not None:
+            await self._start_sending(pending)
+        return pending
 
-    def close(self) -> None:
-        self._closed = True
+    def _encode(self, outgoing: Outgoing) -> tuple[str, bytes | None, bytes]:
+        value = outgoing.value.to_bytes()
+        size = len(value) + len(outgoing.key or b"")
+        if size > self._max_output_bytes:
+            raise OutputTooLarge(
+                f"{type(outgoing.value).__name__} for {outgoing.topic} is {size} bytes, over the "
+                f"{self._max_output_bytes}-byte bound (ACTORWATCH_MAX_MESSAGE_BYTES)"
+            )
+        return outgoing.topic, outgoing.key, value
+
+    async def _start_sending(self, pending: _Pending) -> None:
+        assert self._sender is not None
+        try:
+            pending.acks = [await self._sender(*record) for record in pending.records]
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # refused before it left (too large for the producer, closed producer)
+            pending.error = exc
+
+    async def _finish(self, message: KafkaMessage, pending: _Pending | None, started: float, done: Done | None) -> None:
+        if pending is not None:
+            error = await self._write(pending)
+            if error is None:
+                metrics.MESSAGES_OUT.labels(**self._labels).inc(len(pending.records))
+                metrics.PROCESSING_SECONDS.labels(**self._labels).observe(time.perf_counter() - started)
+            else:
+                reason = "too_large" if _is_too_large(error) else "write"
+                await self._dead_letter(message, reason, f"writing the output failed: {_one_line(error)}")
+        if done is not None:
+            await done()
+
+    async def _write(self, pending: _Pending) -> BaseException | None:
+        """Wait for the outputs' acknowledgements, writing them again after a retriable broker error.
+        Returns the error that made the write fail for good, or None."""
+        for attempt in range(WRITE_ATTEMPTS):
+            error: BaseException | None = pending.error
+            if error is None:
+                try:
+                    if pending.acks is None:
+                        for record in pending.records:
+                            await self._sink(*record)
+                    else:
+                        for ack in pending.acks:
+                            await ack
+                    return None
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    error = exc
+            if _is_too_large(error) or not _is_retriable(error) or attempt == WRITE_ATTEMPTS - 1:
+                return error
+            log.warning(
+                "%s.%s: writing an output failed (%s), trying again", self.service, self.stage, type(error).__name__
+            )
+            await asyncio.sleep(WRITE_RETRY_BASE_S * 2**attempt)
+            pending.error = None
+            pending.acks = None  # the retry writes through the sink and waits for each record
+        return pending.error
 
     def _decode(self, message: KafkaMessage) -> InT:
         if message.value is None:
@@ -142,6 +277,8 @@ class Step(Generic[InT]):
             raise _Rejected(
                 f"not a valid {self._input_model.__name__}: {where}: {first['msg']} ({exc.error_count()} error(s))"
             ) from exc
+        except RecursionError as exc:  # nesting deeper than the parser goes
+            raise _Rejected(f"not a valid {self._input_model.__name__}: nested too deeply") from exc
 
     async def _dead_letter(self, message: KafkaMessage, reason: str, error: str) -> None:
         original = message.value or b""
@@ -151,7 +288,7 @@ class Step(Generic[InT]):
             # Base64 grows the bytes by a third: a large original would make the letter itself too big
             # for the broker, and a letter that cannot be written would stop the partition.
             original=original[:DEAD_LETTER_MAX_ORIGINAL_BYTES],
-            original_key=message.key,
+            original_key=message.key if message.key is None or len(message.key) <= 4096 else message.key[:4096],
             original_size=len(original),
             original_sha256=hashlib.sha256(original).hexdigest(),
             truncated=len(original) > DEAD_LETTER_MAX_ORIGINAL_BYTES,
@@ -160,7 +297,7 @@ class Step(Generic[InT]):
             offset=message.offset,
             failed_at=utc_now(),
         )
-        await self._sink(self._dead_letter_topic, message.key, letter.to_bytes())
+        await self._write_dead_letter(message.key, letter.to_bytes())
         metrics.MESSAGES_FAILED.labels(reason=reason, **self._labels).inc()
         # Where to look, not what went wrong: the error text may quote the message (or, in the alerter, a
         # webhook's reply), so it stays in the dead letter and out of the log.
@@ -174,6 +311,46 @@ class Step(Generic[InT]):
             self._dead_letter_topic,
             reason,
         )
+
+    async def _write_dead_letter(self, key: bytes | None, value: bytes) -> None:
+        """A dead letter must not be lost either: while the broker refuses it, wait and try again (the
+        partition waits too, which is the back-pressure an outage should give)."""
+        delay = WRITE_RETRY_BASE_S
+        while True:
+            try:
+                await self._sink(self._dead_letter_topic, key if key is None or len(key) <= 4096 else None, value)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "%s.%s: writing a dead letter failed (%s); trying again in %.1f s",
+                    self.service,
+                    self.stage,
+                    type(exc).__name__,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+
+@dataclass
+class _Pending:
+    records: list[tuple[str, bytes | None, bytes]]
+    acks: list[Awaitable[Any]] | None = None
+    error: BaseException | None = None
+
+
+def _is_too_large(exc: BaseException) -> bool:
+    return isinstance(exc, OutputTooLarge) or type(exc).__name__ in (
+        "MessageSizeTooLargeError",
+        "RecordTooLargeError",
+    )
+
+
+def _is_retriable(exc: BaseException) -> bool:
+    # aiokafka marks transient broker errors (leader moved, request timed out) `retriable`.
+    return bool(getattr(exc, "retriable", False)) or isinstance(exc, TimeoutError | ConnectionError)
 
 
 class _Rejected(Exception):
@@ -200,5 +377,17 @@ def faust_sink(app: Any) -> Sink:
     async def send(topic: str, key: bytes | None, value: bytes) -> None:
         pending = await app.producer.send(topic, key, value, partition=None, timestamp=None, headers=None)
         await pending
+
+    return send
+
+
+def faust_sender(app: Any) -> Sender:
+    """A sender through a Faust app's producer: returns the acknowledgement to wait for."""
+
+    async def send(topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
+        pending: Awaitable[Any] = await app.producer.send(
+            topic, key, value, partition=None, timestamp=None, headers=None
+        )
+        return pending
 
     return send

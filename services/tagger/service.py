@@ -7,9 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from schemas.clean_article import CleanArticle
-from services.runtime.app import add_step_agent, make_app
-from services.runtime.step import Outgoing, Step, faust_sink, in_executor
+from services.runtime import metrics
+from services.runtime.app import add_step_agent, make_app, pipelined_step_options
+from services.runtime.step import Outgoing, Step, in_executor
 from services.settings import Settings
+from services.tagger.bound import bound_tagged
 from services.tagger.factory import build_tagger, log_resources
 from services.watchlist import Watchlist, WatchlistState, follow_watchlist, load_watchlist_file
 
@@ -31,7 +33,9 @@ def build(settings: Settings, bootstrap: str) -> Any:
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tag")
 
     def transform(article: CleanArticle) -> Sequence[Outgoing]:
-        tagged = current[0].tag(article)
+        tagged = bound_tagged(current[0].tag(article), settings.output_limit_bytes())
+        if tagged.entities_truncated:
+            metrics.TRUNCATED.labels(service=SERVICE, stage="tag", part="entities").inc()
         return [Outgoing(settings.topic_tagged, article.id.encode(), tagged)]
 
     step = Step(
@@ -39,8 +43,8 @@ def build(settings: Settings, bootstrap: str) -> Any:
         stage="tag",
         input_model=CleanArticle,
         handler=in_executor(transform, executor, settings.extract_timeout_s),
-        sink=faust_sink(app),
         dead_letter_topic=settings.topic_dead_letters,
+        **pipelined_step_options(app, settings),
     )
 
     add_step_agent(app, settings, settings.topic_clean, step)

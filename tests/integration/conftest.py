@@ -117,10 +117,7 @@ class ServiceProcess:
 
     def wait_ready(self, *, timeout_s: float) -> bool:
         """Whether the service finished recovering its latest partition assignment ("Worker ready" after the
-        last "Setting newly assigned partitions" in its log) within the time.
-
-        A known issue (see the README): a message that arrives while a restarted worker recovers a table
-        can stall. Tests whose subject is something else publish only once the worker is ready."""
+        last "Setting newly assigned partitions" in its log) within the time."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and self.alive():
             log = self.log()

@@ -105,3 +105,86 @@ def list_topics(bootstrap: str) -> list[str]:
             await admin.close()
 
     return asyncio.run(run())
+
+
+# --- for the chaos suite (tests/chaos/): explicit partitions, offsets, large values, whole topics -------------
+
+# Above the broker's default largest message (about 1 MB), so an oversized poison reaches the broker's check
+# rather than being refused by this client.
+LARGE_REQUEST_BYTES = 4 * 1024 * 1024
+
+
+def publish_records(
+    bootstrap: str, topic: str, records: Sequence[tuple[bytes | None, bytes | None, int | None]]
+) -> list[tuple[int, int]]:
+    """Publish (key, value, partition) records (a None value is a tombstone, a None partition the client's
+    choice); returns each record's (partition, offset) as the broker acknowledged it."""
+
+    async def run() -> list[tuple[int, int]]:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=LARGE_REQUEST_BYTES)
+        await producer.start()
+        placed: list[tuple[int, int]] = []
+        try:
+            for key, value, partition in records:
+                meta = await producer.send_and_wait(topic, value, key=key, partition=partition)
+                placed.append((meta.partition, meta.offset))
+        finally:
+            await producer.stop()
+        return placed
+
+    return asyncio.run(run())
+
+
+def read_to_end(bootstrap: str, topic: str, *, timeout_s: float = 60) -> list[ConsumerRecord]:
+    """Every record of the topic up to the end offsets it has now (however many), from the beginning."""
+
+    async def run() -> list[ConsumerRecord]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_bytes=LARGE_REQUEST_BYTES * 4,
+            max_partition_fetch_bytes=LARGE_REQUEST_BYTES,
+        )
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            partitions = await _partitions(admin, topic)
+        finally:
+            await admin.close()
+        await consumer.start()
+        records: list[ConsumerRecord] = []
+        try:
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                positions = {tp: await consumer.position(tp) for tp in partitions}
+                if all(positions[tp] >= ends[tp] for tp in partitions):
+                    break
+                batches = await consumer.getmany(timeout_ms=200)
+                for tp, batch in batches.items():
+                    records.extend(r for r in batch if r.offset < ends[tp])
+        finally:
+            await consumer.stop()
+        return records
+
+    return asyncio.run(run())
+
+
+def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """The consumer group's committed offset per partition of the topic (-1 where none is committed)."""
+
+    async def run() -> dict[int, int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            partitions = await _partitions(admin, topic)
+            committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+            return {tp.partition: (committed[tp].offset if committed.get(tp) else -1) for tp in partitions}
+        finally:
+            await admin.close()
+
+    return asyncio.run(run())

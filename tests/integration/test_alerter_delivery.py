@@ -2,7 +2,8 @@
 each chat's payload format (400 on a malformed one, as the real services do).
 
 Observations are published straight to the alerter's observations topic (the stages before it have
-their own tests), so each test controls exactly what the alerter sees."""
+their own tests), so each test controls exactly what the alerter sees. Longer outages (503, refused
+connections, trickling and hanging chats, a restart in the middle) are in test_alerter_outages.py."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from schemas.dead_letter import DeadLetter
 from schemas.tagged_article import Evidence, InteractionType, Modality, Sector
 from services.alerter.decide import counterpart_id
 from services.alerter.webhooks import verify
-from services.settings import Settings
+from services.settings import Settings, webhook_target_id
 from tests.integration.conftest import ServiceRunner
 from tests.integration.kafka_io import publish_bytes, read_all, read_until, wait_group_caught_up
 from tests.unit.test_alerter import VALIDATORS
@@ -54,6 +55,8 @@ class ChatReceiver:
     hits: list[Hit] = field(default_factory=list)
     # path -> scripted (status, headers) answers, used before the payload check; then the check decides
     script: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
+    # path -> (status, monotonic time until which every request gets it): an outage
+    down: dict[str, tuple[int, float]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, kind: str, path: str) -> str:
@@ -66,6 +69,9 @@ class ChatReceiver:
 
 def _answer(receiver: ChatReceiver, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str]]:
     with receiver.lock:
+        outage = receiver.down.get(path)
+        if outage is not None and time.monotonic() < outage[1]:
+            return outage[0], {}
         scripted = receiver.script.get(path)
         if scripted:
             return scripted.pop(0)
@@ -92,8 +98,7 @@ def _answer(receiver: ChatReceiver, path: str, headers: dict[str, str], body: by
     return (ok_status if ok else 400), {}
 
 
-@pytest.fixture
-def chat() -> Iterator[ChatReceiver]:
+def start_chat(port: int = 0) -> tuple[ChatReceiver, ThreadingHTTPServer]:
     receiver = ChatReceiver()
 
     class Handler(BaseHTTPRequestHandler):
@@ -112,10 +117,15 @@ def chat() -> Iterator[ChatReceiver]:
         def log_message(self, format: str, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     receiver.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return receiver, server
+
+
+@pytest.fixture
+def chat() -> Iterator[ChatReceiver]:
+    receiver, server = start_chat()
     yield receiver
     server.shutdown()
     server.server_close()
@@ -213,7 +223,6 @@ def test_each_level_once_corroboration_not_alerts_restart_and_escaping(
         watchlist_path=watchlist_file(tmp_path, ["akram-al-kaabi"], renewed_after_days=30),
         webhook_urls=[chat.url(kind, f"/{kind}/hook-secret-1") for kind in KINDS],
         webhook_signing_secret=SECRET,
-        webhook_max_attempts=2,
         webhook_base_delay_s=0.1,
     )
     alerter = services.start("alerter", settings)
@@ -267,40 +276,63 @@ def test_each_level_once_corroboration_not_alerts_restart_and_escaping(
     assert all(len(chat.at(f"/{k}/hook-secret-1")) == 3 for k in KINDS)
 
 
-def test_retries_500_then_recovery_429_retry_after_and_dead_letter(
+def test_retries_until_recovery_429_retry_after_permanent_4xx_and_budget_dead_lettered_once(
     kafka_bootstrap: str, make_namespace: Any, services: ServiceRunner, chat: ChatReceiver, tmp_path: Path
 ) -> None:
-    chat.script["/json/flaky"] = [(500, {}), (502, {}), (503, {})]
+    chat.script["/json/flaky"] = [(500, {}), (502, {}), (408, {})]
     chat.script["/slack/limited"] = [(429, {"Retry-After": "2"})]
-    chat.script["/discord/broken"] = [(500, {})] * 10
+    # A permanent refusal: dead-lettered at once (the next alert still goes through), no URL in the reason.
+    chat.script["/discord/refusing-secret"] = [(400, {})]
+    chat.down["/teams/broken-secret"] = (500, float("inf"))
+    urls = [
+        chat.url("json", "/json/flaky"),
+        chat.url("slack", "/slack/limited"),
+        chat.url("discord", "/discord/refusing-secret"),
+        chat.url("teams", "/teams/broken-secret"),
+    ]
     settings = make_namespace(
         watchlist_path=watchlist_file(tmp_path, ["akram-al-kaabi"]),
-        webhook_urls=[
-            chat.url("json", "/json/flaky"),
-            chat.url("slack", "/slack/limited"),
-            chat.url("discord", "/discord/broken"),
-        ],
+        webhook_urls=urls,
         webhook_signing_secret=SECRET,
-        webhook_max_attempts=4,
         webhook_base_delay_s=0.2,
         webhook_max_delay_s=5.0,
+        webhook_retry_for_s=6.0,  # the teams target stays down for longer than this
     )
-    services.start("alerter", settings)
-    publish_bytes(kafka_bootstrap, settings.topic_observations, [obs("b1", "Mikhail Bogdanov", "RUS")])
-    letters = read_until(kafka_bootstrap, settings.topic_dead_letters, lambda rs: len(rs) >= 1, timeout_s=45)
-    assert len(letters) == 1
-    letter = DeadLetter.from_bytes(letters[0].value)
-    assert letter.stage == "alerter.deliver"
-    assert "webhook 2 discord: HTTP 500 after 4 attempt(s)" in letter.error
-    assert "broken" not in letter.error and "flaky" not in letter.error  # URLs masked
+    alerter = services.start("alerter", settings)
+    assert alerter.wait_ready(timeout_s=60), alerter.log()
+    publish_bytes(
+        kafka_bootstrap,
+        settings.topic_observations,
+        [obs("b1", "Mikhail Bogdanov", "RUS"), obs("b2", "Wang Yi", "CHN", when=T0 + timedelta(hours=1))],
+    )
+    read_until(kafka_bootstrap, settings.topic_dead_letters, lambda rs: len(rs) >= 3, timeout_s=60)
+    caught_up(kafka_bootstrap, settings)
+    time.sleep(1.0)
+    letters = read_all(kafka_bootstrap, settings.topic_dead_letters)
+    errors = sorted(DeadLetter.from_bytes(r.value).error for r in letters)
+    print("dead letters:", errors)
+    discord_id, teams_id = webhook_target_id(urls[2]), webhook_target_id(urls[3])
+    # The discord target refused b1 once (the next, b2, went through); teams was down for all of both.
+    assert len(errors) == 3, errors
+    assert all(DeadLetter.from_bytes(r.value).stage == "alerter.webhook" for r in letters)
+    refused = [e for e in errors if discord_id in e]
+    assert len(refused) == 1 and "HTTP 400" in refused[0] and "refused, after 1 attempt(s)" in refused[0]
+    expired = [e for e in errors if teams_id in e]
+    assert len(expired) == 2 and all("HTTP 500" in e and "still failing after 6 s" in e for e in expired)
+    for error in errors:
+        assert "secret" not in error and chat.base not in error  # no URL, not even masked
 
     flaky = chat.at("/json/flaky")
-    assert [h.status for h in flaky] == [500, 502, 503, 200]  # recovered: delivered exactly once
-    assert len({h.headers["x-actorwatch-alert-id"] for h in flaky}) == 1
+    assert [h.status for h in flaky] == [500, 502, 408, 200, 200]  # recovered: each alert delivered once
+    assert len({h.headers["x-actorwatch-alert-id"] for h in flaky}) == 2
     limited = chat.at("/slack/limited")
-    assert [h.status for h in limited] == [429, 200]
-    assert limited[1].at - limited[0].at >= 1.9  # Retry-After: 2 honoured
-    assert len(chat.at("/discord/broken")) == 4  # the retry budget, then the dead letter
+    assert [h.status for h in limited] == [429, 200, 200]
+    print(f"Retry-After 2 s: the retry came {limited[1].at - limited[0].at:.2f} s later")
+    assert [h.status for h in chat.at("/discord/refusing-secret")] == [400, 204]
+    teams = chat.at("/teams/broken-secret")
+    print(f"the target down for good was tried {len(teams)} times in the 6 s budget of each alert")
+    assert len(teams) >= 4  # retried, not given up after the first failures
+    assert all(h.status == 500 for h in teams)
 
 
 def test_two_workers_in_one_group_no_duplicate_no_missing(

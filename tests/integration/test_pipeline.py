@@ -52,7 +52,6 @@ def pipeline(
         tmp_path_factory.mktemp("state"),
         webhook_urls=[f"json+{http_receiver.url}"],
         webhook_signing_secret=SIGNING_SECRET,
-        webhook_max_attempts=3,
     )
     asyncio.run(ensure_topics(settings, kafka_bootstrap))
     for service in ("cleaner", "tagger", "alerter"):

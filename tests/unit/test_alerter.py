@@ -35,7 +35,8 @@ from schemas.tagged_article import (
 )
 from schemas.watchlist import WatchlistEntry
 from services.alerter.decide import AlertRules, counterpart_id, decide, observations_from_tagged
-from services.alerter.ledger import CounterpartLedger
+from services.alerter.ledger import CounterpartLedger, CounterpartRecord
+from services.alerter.store import KeyedLedger
 from services.alerter.webhooks import (
     DeliveryResult,
     WebhookKind,
@@ -113,8 +114,39 @@ def observation(article: str, *contacts: CounterpartContact, source: str = "ruda
     )
 
 
-def empty() -> CounterpartLedger:
-    return CounterpartLedger.from_dict(None, KAABI.actor_id)
+def empty() -> KeyedLedger:
+    """A ledger of plain dicts, the same keyed tables as the alerter's Faust tables."""
+    return KeyedLedger.in_memory()
+
+
+@dataclass(frozen=True)
+class Learned:
+    """A decision, and the ledger it read with the decision's writes applied (that ledger is not changed)."""
+
+    alert: Alert | None
+    updates: tuple[Alert, ...]
+    ledger: KeyedLedger
+    actor_id: str
+
+    @property
+    def view(self) -> CounterpartLedger:
+        return self.ledger.view(self.actor_id)
+
+    @property
+    def counterparts(self) -> dict[str, CounterpartRecord]:
+        return self.view.counterparts
+
+    def countries(self) -> set[str]:
+        return self.view.countries()
+
+
+def decide_and_apply(
+    obs: ActorObservation, ledger: KeyedLedger, entry: WatchlistEntry, rules: AlertRules, *, now: datetime
+) -> Learned:
+    decision = decide(obs, ledger, entry, rules, now=now)
+    after = ledger.copy()
+    after.apply(decision.writes)
+    return Learned(decision.alert, decision.updates, after, obs.actor_id)
 
 
 BOGDANOV = contact("Mikhail Bogdanov", "RUS", role="Deputy Foreign Minister")
@@ -132,7 +164,7 @@ def test_counterpart_id_is_normalised() -> None:
 
 def test_new_country_for_russian_deputy_foreign_minister() -> None:
     ledger = empty()
-    decision = decide(observation("a1", BOGDANOV), ledger, KAABI, RULES, now=NOW)
+    decision = decide_and_apply(observation("a1", BOGDANOV), ledger, KAABI, RULES, now=NOW)
 
     alert = decision.alert
     assert alert is not None
@@ -146,10 +178,10 @@ def test_new_country_for_russian_deputy_foreign_minister() -> None:
     assert (alert.article_id, alert.created_at, alert.source) == ("a1", NOW, "rudaw")
     assert len(alert.alert_id) == 32 and int(alert.alert_id, 16) >= 0
     # The ledger learnt the counterpart; the input ledger was not touched.
-    record = decision.ledger.counterparts["RUS:mikhail bogdanov"]
+    record = decision.counterparts["RUS:mikhail bogdanov"]
     assert (record.first_seen_article, record.articles, record.publishers) == ("a1", 1, ["rudaw"])
-    assert decision.ledger.countries() == {"RUS"}
-    assert ledger.counterparts == {}
+    assert decision.countries() == {"RUS"}
+    assert ledger.view(KAABI.actor_id).counterparts == {}
 
 
 @pytest.mark.parametrize(
@@ -168,17 +200,17 @@ def test_new_country_for_russian_deputy_foreign_minister() -> None:
     ],
 )
 def test_no_alert(quiet: CounterpartContact) -> None:
-    decision = decide(observation("a1", quiet), empty(), KAABI, RULES, now=NOW)
+    decision = decide_and_apply(observation("a1", quiet), empty(), KAABI, RULES, now=NOW)
     assert decision.alert is None
     # Only a counting contact (a foreign government one) enters the ledger.
     expected = {quiet.counterpart_id} if quiet.country == "IRN" else set()
-    assert set(decision.ledger.counterparts) == expected
+    assert set(decision.counterparts) == expected
 
 
 def test_new_counterpart_for_second_russian_official_in_later_article() -> None:
-    first = decide(observation("a1", BOGDANOV), empty(), KAABI, RULES, now=NOW)
+    first = decide_and_apply(observation("a1", BOGDANOV), empty(), KAABI, RULES, now=NOW)
     later = observation("a2", BOGDANOV, LAVROV, source="tass")
-    second = decide(later, first.ledger, KAABI, RULES, now=NOW + timedelta(days=1))
+    second = decide_and_apply(later, first.ledger, KAABI, RULES, now=NOW + timedelta(days=1))
 
     assert second.alert is not None
     assert [(c.counterpart_id, c.level) for c in second.alert.counterparts] == [
@@ -186,7 +218,7 @@ def test_new_counterpart_for_second_russian_official_in_later_article() -> None:
     ]
     assert second.alert.known_countries == ["IRN", "RUS", "SYR"]
     # Bogdanov is only updated: one more article, one more publisher.
-    bogdanov = second.ledger.counterparts["RUS:mikhail bogdanov"]
+    bogdanov = second.counterparts["RUS:mikhail bogdanov"]
     assert (bogdanov.articles, bogdanov.publishers, bogdanov.first_seen_article) == (
         2,
         ["rudaw", "tass"],
@@ -197,20 +229,20 @@ def test_new_counterpart_for_second_russian_official_in_later_article() -> None:
 
 def test_replay_on_updated_ledger_raises_nothing_and_counts_once() -> None:
     obs = observation("a1", BOGDANOV)
-    first = decide(obs, empty(), KAABI, RULES, now=NOW)
-    replay = decide(obs, first.ledger, KAABI, RULES, now=NOW + timedelta(minutes=5))
+    first = decide_and_apply(obs, empty(), KAABI, RULES, now=NOW)
+    replay = decide_and_apply(obs, first.ledger, KAABI, RULES, now=NOW + timedelta(minutes=5))
     assert first.alert is not None
     assert replay.alert is None
-    assert replay.ledger == first.ledger
+    assert replay.ledger.tables == first.ledger.tables
 
 
 def test_same_inputs_same_alert_id() -> None:
     obs = observation("a1", BOGDANOV, LAVROV)
-    one = decide(obs, empty(), KAABI, RULES, now=NOW).alert
-    two = decide(obs, empty(), KAABI, RULES, now=NOW + timedelta(hours=3)).alert
-    other_actor = decide(
+    one = decide_and_apply(obs, empty(), KAABI, RULES, now=NOW).alert
+    two = decide_and_apply(obs, empty(), KAABI, RULES, now=NOW + timedelta(hours=3)).alert
+    other_actor = decide_and_apply(
         obs.model_copy(update={"actor_id": NUJABA.actor_id}),
-        CounterpartLedger.from_dict(None, NUJABA.actor_id),
+        empty(),
         NUJABA,
         RULES,
         now=NOW,
@@ -222,7 +254,7 @@ def test_same_inputs_same_alert_id() -> None:
 
 def test_second_official_of_new_country_in_same_article_is_on_the_same_card() -> None:
     again = contact("Mikhail Bogdanov", "RUS", text="Bogdanov later hosted al-Kaabi.", start=100)
-    decision = decide(observation("a1", BOGDANOV, LAVROV, again), empty(), KAABI, RULES, now=NOW)
+    decision = decide_and_apply(observation("a1", BOGDANOV, LAVROV, again), empty(), KAABI, RULES, now=NOW)
     assert decision.alert is not None
     assert [(c.name, c.level) for c in decision.alert.counterparts] == [
         ("Mikhail Bogdanov", AlertLevel.NEW_COUNTRY),
@@ -233,31 +265,39 @@ def test_second_official_of_new_country_in_same_article_is_on_the_same_card() ->
         BOGDANOV.evidence.text,
         "Bogdanov later hosted al-Kaabi.",
     ]
-    assert decision.ledger.counterparts["RUS:mikhail bogdanov"].articles == 1
+    assert decision.counterparts["RUS:mikhail bogdanov"].articles == 1
 
 
 def test_watchlist_known_counterpart_does_not_alert_but_is_remembered() -> None:
     entry = KAABI.model_copy(update={"known_counterparts": ["Sergei Lavrov"]})
-    decision = decide(observation("a1", LAVROV), empty(), entry, RULES, now=NOW)
+    decision = decide_and_apply(observation("a1", LAVROV), empty(), entry, RULES, now=NOW)
     assert decision.alert is None
-    assert "RUS:sergei lavrov" in decision.ledger.counterparts
+    assert "RUS:sergei lavrov" in decision.counterparts
 
 
 def test_rules_are_configurable() -> None:
     rules = AlertRules(suppressed_modalities=frozenset({Modality.DENIED, Modality.PLANNED}))
     planned = contact("Mikhail Bogdanov", "RUS", modality=Modality.PLANNED)
-    assert decide(observation("a1", planned), empty(), KAABI, RULES, now=NOW).alert is not None
-    assert decide(observation("a1", planned), empty(), KAABI, rules, now=NOW).alert is None
+    assert decide_and_apply(observation("a1", planned), empty(), KAABI, RULES, now=NOW).alert is not None
+    assert decide_and_apply(observation("a1", planned), empty(), KAABI, rules, now=NOW).alert is None
 
 
-def test_decide_refuses_a_foreign_ledger() -> None:
+def test_decide_refuses_another_actors_entry() -> None:
     with pytest.raises(ValueError, match="same actor"):
-        decide(observation("a1", BOGDANOV), CounterpartLedger(actor_id="someone"), KAABI, RULES, now=NOW)
+        decide(observation("a1", BOGDANOV), empty(), NUJABA, RULES, now=NOW)
 
 
-def test_ledger_round_trips_through_json() -> None:
-    ledger = decide(observation("a1", BOGDANOV), empty(), KAABI, RULES, now=NOW).ledger
-    stored = orjson.loads(orjson.dumps(ledger.to_dict()))  # what the Faust table keeps
+def test_decide_reads_the_ledger_and_changes_nothing() -> None:
+    ledger = decide_and_apply(observation("a1", BOGDANOV), empty(), KAABI, RULES, now=NOW).ledger
+    before = ledger.copy()
+    decision = decide(observation("a2", LAVROV, source="tass"), ledger, KAABI, RULES, now=NOW)
+    assert decision.alert is not None and decision.writes
+    assert ledger.tables == before.tables
+
+
+def test_old_one_value_ledger_round_trips_through_json() -> None:
+    ledger = decide_and_apply(observation("a1", BOGDANOV), empty(), KAABI, RULES, now=NOW).view
+    stored = orjson.loads(orjson.dumps(ledger.to_dict()))  # what the old Faust table kept
     assert CounterpartLedger.from_dict(stored, KAABI.actor_id) == ledger
     with pytest.raises(ValueError, match="belongs to"):
         CounterpartLedger.from_dict(stored, NUJABA.actor_id)
@@ -363,9 +403,7 @@ def test_observations_from_tagged() -> None:
         ("USA:united states", InteractionType.CONDEMN)
     ]
 
-    decisions = [
-        decide(o, CounterpartLedger(actor_id=o.actor_id), WATCHLIST[o.actor_id], RULES, now=NOW) for o in observations
-    ]
+    decisions = [decide_and_apply(o, empty(), WATCHLIST[o.actor_id], RULES, now=NOW) for o in observations]
     assert decisions[0].alert is not None
     assert [c.level for c in decisions[0].alert.counterparts] == [AlertLevel.NEW_COUNTRY]
     assert len(decisions[0].alert.counterparts[0].evidence) == 2
@@ -473,7 +511,7 @@ def sample_alert(*, evil: bool = False, counterparts: int = 1, evidence_chars: i
     obs = observation("a1", *contacts)
     if evil:
         obs = obs.model_copy(update={"article_title": f"Breaking {EVIL}"})
-    alert = decide(obs, empty(), KAABI, RULES, now=NOW).alert
+    alert = decide_and_apply(obs, empty(), KAABI, RULES, now=NOW).alert
     assert alert is not None
     return alert
 

@@ -11,10 +11,10 @@ from schemas.actor_observation import CounterpartContact
 from schemas.alert import AlertLevel
 from schemas.clean_article import CleanArticle
 from schemas.tagged_article import Entity, EntityKind, Evidence, Interaction, InteractionType, Sector, TaggedArticle
-from services.alerter.decide import AlertRules, decide, observations_from_tagged
+from services.alerter.decide import AlertRules, observations_from_tagged
 from services.alerter.identity import Known, find_match, name_key, resolve_contacts, same_person
-from services.alerter.ledger import CounterpartLedger
-from tests.unit.test_alerter import KAABI, NOW, contact, empty, observation
+from services.alerter.store import KeyedLedger
+from tests.unit.test_alerter import KAABI, NOW, contact, decide_and_apply, empty, observation
 
 RULES = AlertRules()
 
@@ -30,16 +30,16 @@ def person(
     return base.model_copy(update=update)
 
 
-def ledger_of(*contacts: CounterpartContact) -> CounterpartLedger:
+def ledger_of(*contacts: CounterpartContact) -> KeyedLedger:
     """A ledger that has seen each contact in its own earlier article."""
     ledger = empty()
     for i, c in enumerate(contacts):
-        ledger = decide(observation(f"old{i}", c), ledger, KAABI, RULES, now=NOW - timedelta(days=30)).ledger
+        ledger = decide_and_apply(observation(f"old{i}", c), ledger, KAABI, RULES, now=NOW - timedelta(days=30)).ledger
     return ledger
 
 
-def findings(ledger: CounterpartLedger, *contacts: CounterpartContact) -> list[tuple[str, AlertLevel]]:
-    alert = decide(observation("new", *contacts), ledger, KAABI, RULES, now=NOW).alert
+def findings(ledger: KeyedLedger, *contacts: CounterpartContact) -> list[tuple[str, AlertLevel]]:
+    alert = decide_and_apply(observation("new", *contacts), ledger, KAABI, RULES, now=NOW).alert
     return [] if alert is None else [(c.counterpart_id, c.level) for c in alert.counterparts]
 
 
@@ -125,16 +125,16 @@ def test_same_surname_in_two_countries_is_two_people() -> None:
 
 
 def test_full_name_then_surname_in_a_later_article_is_one_finding() -> None:
-    first = decide(observation("a1", person("Yunus-Bek Yevkurov", "RUS")), empty(), KAABI, RULES, now=NOW)
+    first = decide_and_apply(observation("a1", person("Yunus-Bek Yevkurov", "RUS")), empty(), KAABI, RULES, now=NOW)
     assert first.alert is not None
     assert [(c.counterpart_id, c.level) for c in first.alert.counterparts] == [
         ("RUS:yunus-bek yevkurov", AlertLevel.NEW_COUNTRY)
     ]
     later = observation("a2", person("Yevkurov", "RUS"), source="tass")
-    second = decide(later, first.ledger, KAABI, RULES, now=NOW + timedelta(days=1))
+    second = decide_and_apply(later, first.ledger, KAABI, RULES, now=NOW + timedelta(days=1))
     assert second.alert is None
-    assert set(second.ledger.counterparts) == {"RUS:yunus-bek yevkurov"}
-    record = second.ledger.counterparts["RUS:yunus-bek yevkurov"]
+    assert set(second.counterparts) == {"RUS:yunus-bek yevkurov"}
+    record = second.counterparts["RUS:yunus-bek yevkurov"]
     assert (record.articles, record.publishers) == (2, ["rudaw", "tass"])
     # The second publisher corroborates the first card instead.
     assert [u.alert_id for u in second.updates] == [first.alert.alert_id]
@@ -155,8 +155,8 @@ def test_surname_with_two_candidates_stays_a_counterpart_of_its_own() -> None:
 
 def test_son_is_not_the_father_whom_a_surname_was_matched_to() -> None:
     ledger = ledger_of(person("Haftar", "LBY"), person("Khalifa Haftar", "LBY"))
-    assert set(ledger.counterparts) == {"LBY:haftar"}
-    assert ledger.counterparts["LBY:haftar"].name == "Khalifa Haftar"  # the fuller name is kept
+    assert set(ledger.view(KAABI.actor_id).counterparts) == {"LBY:haftar"}
+    assert ledger.view(KAABI.actor_id).counterparts["LBY:haftar"].name == "Khalifa Haftar"  # the fuller name is kept
     assert findings(ledger, person("Saddam Haftar", "LBY")) == [("LBY:saddam haftar", AlertLevel.NEW_COUNTERPART)]
 
 
@@ -169,7 +169,7 @@ def test_watchlist_known_counterparts_match_like_the_ledger() -> None:
     entry = KAABI.model_copy(update={"known_counterparts": ["Sergei Lavrov", "LBY:Khalifa Haftar", "kb:m-bogdanov"]})
 
     def alerts(c: CounterpartContact) -> bool:
-        return decide(observation("a1", c), empty(), entry, RULES, now=NOW).alert is not None
+        return decide_and_apply(observation("a1", c), empty(), entry, RULES, now=NOW).alert is not None
 
     assert not alerts(person("Sergey Lavrov", "RUS"))
     assert not alerts(person("Lavrov", "RUS"))
@@ -185,8 +185,8 @@ def test_watchlist_known_counterparts_match_like_the_ledger() -> None:
 
 def test_kb_id_is_the_counterpart_whatever_the_spelling() -> None:
     ledger = ledger_of(person("Sergey Lavrov", "RUS", kb_id="sergey-lavrov"))
-    assert set(ledger.counterparts) == {"kb:sergey-lavrov"}
-    assert ledger.counterparts["kb:sergey-lavrov"].kb_id == "sergey-lavrov"
+    assert set(ledger.view(KAABI.actor_id).counterparts) == {"kb:sergey-lavrov"}
+    assert ledger.view(KAABI.actor_id).counterparts["kb:sergey-lavrov"].kb_id == "sergey-lavrov"
     assert findings(ledger, person("S. V. Lavrov", "RUS", kb_id="sergey-lavrov")) == []
     # Another KB person of the same name is someone else.
     assert findings(ledger, person("Sergey Lavrov", "RUS", kb_id="sergey-lavrov-2")) == [
@@ -196,10 +196,12 @@ def test_kb_id_is_the_counterpart_whatever_the_spelling() -> None:
 
 def test_kb_contact_reuses_the_record_of_an_older_ledger() -> None:
     old = ledger_of(person("Sergei Lavrov", "RUS"))  # written before the tagger linked people
-    then = decide(observation("a1", person("Sergey Lavrov", "RUS", kb_id="sergey-lavrov")), old, KAABI, RULES, now=NOW)
+    then = decide_and_apply(
+        observation("a1", person("Sergey Lavrov", "RUS", kb_id="sergey-lavrov")), old, KAABI, RULES, now=NOW
+    )
     assert then.alert is None
-    assert set(then.ledger.counterparts) == {"RUS:sergei lavrov"}
-    assert then.ledger.counterparts["RUS:sergei lavrov"].kb_id == "sergey-lavrov"
+    assert set(then.counterparts) == {"RUS:sergei lavrov"}
+    assert then.counterparts["RUS:sergei lavrov"].kb_id == "sergey-lavrov"
     # From now on the KB id finds that record even under a spelling no name rule would match.
     assert findings(then.ledger, person("Lavrov Sergei Viktorovich", "RUS", kb_id="sergey-lavrov")) == []
 
@@ -209,7 +211,7 @@ def test_kb_contact_reuses_the_record_of_an_older_ledger() -> None:
 
 def test_two_spellings_in_one_article_are_one_counterpart() -> None:
     full, short = person("Yunus-Bek Yevkurov", "RUS"), person("Yevkurov", "RUS", start=40)
-    alert = decide(observation("a1", full, short), empty(), KAABI, RULES, now=NOW).alert
+    alert = decide_and_apply(observation("a1", full, short), empty(), KAABI, RULES, now=NOW).alert
     assert alert is not None
     assert [(c.counterpart_id, len(c.evidence)) for c in alert.counterparts] == [("RUS:yunus-bek yevkurov", 2)]
 
@@ -282,12 +284,15 @@ def test_observation_unifies_spellings_the_tagger_did_not_link() -> None:
 
 def test_former_officials_are_not_counterparts() -> None:
     former = person("Igor Ivanov", "RUS", former=True)
-    decision = decide(observation("a1", former), empty(), KAABI, RULES, now=NOW)
+    decision = decide_and_apply(observation("a1", former), empty(), KAABI, RULES, now=NOW)
     assert decision.alert is None
-    assert decision.ledger.counterparts == {}
+    assert decision.counterparts == {}
     # The same person as a current official would alert; a former one beside him does not join the card.
     current = person("Sergei Lavrov", "RUS", start=50)
-    alert = decide(observation("a2", former, current), empty(), KAABI, RULES, now=NOW).alert
+    alert = decide_and_apply(observation("a2", former, current), empty(), KAABI, RULES, now=NOW).alert
     assert alert is not None
     assert [c.name for c in alert.counterparts] == ["Sergei Lavrov"]
-    assert decide(observation("a3", person("Igor Ivanov", "RUS")), empty(), KAABI, RULES, now=NOW).alert is not None
+    assert (
+        decide_and_apply(observation("a3", person("Igor Ivanov", "RUS")), empty(), KAABI, RULES, now=NOW).alert
+        is not None
+    )

@@ -21,7 +21,7 @@ from schemas.tagged_article import (
 )
 from schemas.watchlist import RuleConfig
 from schemas.watchlist_update import WatchlistUpdate
-from services.alerter.decide import AlertRules, alert_key, decide, rules_for
+from services.alerter.decide import AlertRules, alert_key, rules_for
 from services.alerter.ledger import CounterpartLedger
 from services.alerter.readable import alert_as_text, ledger_as_text
 from services.alerter.replay import backtest, learn_observations
@@ -36,28 +36,28 @@ from services.watchlist import (
     load_watchlist_file,
     updates_for,
 )
-from tests.unit.test_alerter import BOGDANOV, KAABI, LAVROV, NOW, contact, empty, observation
+from tests.unit.test_alerter import BOGDANOV, KAABI, LAVROV, NOW, contact, decide_and_apply, empty, observation
 
 RULES = AlertRules()
 
 
 def test_alert_id_of_one_finding_derives_from_actor_counterpart_and_level() -> None:
-    alert = decide(observation("a1", BOGDANOV), empty(), KAABI, RULES, now=NOW).alert
+    alert = decide_and_apply(observation("a1", BOGDANOV), empty(), KAABI, RULES, now=NOW).alert
     assert alert is not None
     expected = alert_key(KAABI.actor_id, BOGDANOV.counterpart_id, AlertLevel.NEW_COUNTRY)
     assert alert.alert_id == expected == alert.counterparts[0].alert_key
     # Another article, another publisher, same finding on an empty ledger: the same id (deduplicated).
-    again = decide(observation("b7", BOGDANOV, source="other"), empty(), KAABI, RULES, now=NOW).alert
+    again = decide_and_apply(observation("b7", BOGDANOV, source="other"), empty(), KAABI, RULES, now=NOW).alert
     assert again is not None and again.alert_id == expected
 
 
 def test_evidence_card_says_why() -> None:
-    first = decide(observation("a1", BOGDANOV), empty(), KAABI, RULES, now=NOW)
+    first = decide_and_apply(observation("a1", BOGDANOV), empty(), KAABI, RULES, now=NOW)
     assert first.alert is not None
     assert first.alert.counterparts[0].why == (
         "first RUS official seen with Akram al-Kaabi; countries known before: IRN, SYR"
     )
-    second = decide(observation("a2", LAVROV), first.ledger, KAABI, RULES, now=NOW)
+    second = decide_and_apply(observation("a2", LAVROV), first.ledger, KAABI, RULES, now=NOW)
     assert second.alert is not None
     assert second.alert.counterparts[0].why == "RUS already known through Mikhail Bogdanov; Sergei Lavrov is new"
     text = alert_as_text(second.alert)
@@ -65,49 +65,49 @@ def test_evidence_card_says_why() -> None:
 
 
 def test_syndicated_copy_raises_corroboration_not_a_new_alert() -> None:
-    first = decide(observation("a1", BOGDANOV, source="rudaw"), empty(), KAABI, RULES, now=NOW)
+    first = decide_and_apply(observation("a1", BOGDANOV, source="rudaw"), empty(), KAABI, RULES, now=NOW)
     assert first.alert is not None and first.alert.corroboration == 1
-    copy = decide(observation("a2", BOGDANOV, source="shafaq"), first.ledger, KAABI, RULES, now=NOW)
+    copy = decide_and_apply(observation("a2", BOGDANOV, source="shafaq"), first.ledger, KAABI, RULES, now=NOW)
     assert copy.alert is None
     assert len(copy.updates) == 1
     update = copy.updates[0]
     assert (update.alert_id, update.corroboration, update.update) == (first.alert.alert_id, 2, True)
     assert update.counterparts == first.alert.counterparts
     # The same publisher again, or the same article again: no further update.
-    same = decide(observation("a3", BOGDANOV, source="shafaq"), copy.ledger, KAABI, RULES, now=NOW)
+    same = decide_and_apply(observation("a3", BOGDANOV, source="shafaq"), copy.ledger, KAABI, RULES, now=NOW)
     assert same.alert is None and same.updates == ()
-    assert copy.ledger.counterparts[BOGDANOV.counterpart_id].publishers == ["rudaw", "shafaq"]
-    assert same.ledger.counterparts[BOGDANOV.counterpart_id].articles == 3
+    assert copy.counterparts[BOGDANOV.counterpart_id].publishers == ["rudaw", "shafaq"]
+    assert same.counterparts[BOGDANOV.counterpart_id].articles == 3
 
 
 def test_story_publishers_from_the_cleaner_count_as_corroboration() -> None:
     obs = observation("a1", BOGDANOV).model_copy(update={"story_id": "s1", "story_publishers": 3})
-    alert = decide(obs, empty(), KAABI, RULES, now=NOW).alert
+    alert = decide_and_apply(obs, empty(), KAABI, RULES, now=NOW).alert
     assert alert is not None and alert.corroboration == 3
 
 
 def test_renewed_is_off_by_default_and_fires_after_the_gap() -> None:
-    first = decide(observation("a1", BOGDANOV), empty(), KAABI, RULES, now=NOW)
+    first = decide_and_apply(observation("a1", BOGDANOV), empty(), KAABI, RULES, now=NOW)
     later = observation("a2", BOGDANOV).model_copy(update={"published_at": NOW + timedelta(days=200)})
-    assert decide(later, first.ledger, KAABI, RULES, now=NOW).alert is None
+    assert decide_and_apply(later, first.ledger, KAABI, RULES, now=NOW).alert is None
     renewing = AlertRules(renewed_after_days=180)
-    renewed = decide(later, first.ledger, KAABI, renewing, now=NOW).alert
+    renewed = decide_and_apply(later, first.ledger, KAABI, renewing, now=NOW).alert
     assert renewed is not None
     assert [(c.level, c.why) for c in renewed.counterparts] == [
         (AlertLevel.RENEWED, "last seen 2026-03-01 (article a1)")
     ]
     soon = observation("a3", BOGDANOV).model_copy(update={"published_at": NOW + timedelta(days=30)})
-    assert decide(soon, first.ledger, KAABI, renewing, now=NOW).alert is None
+    assert decide_and_apply(soon, first.ledger, KAABI, renewing, now=NOW).alert is None
 
 
 def test_learn_only_updates_the_ledger_without_alerting() -> None:
-    learned = decide(
+    learned = decide_and_apply(
         observation("a1", BOGDANOV).model_copy(update={"learn_only": True}), empty(), KAABI, RULES, now=NOW
     )
     assert learned.alert is None and learned.updates == ()
-    assert set(learned.ledger.counterparts) == {BOGDANOV.counterpart_id}
+    assert set(learned.counterparts) == {BOGDANOV.counterpart_id}
     # Afterwards Russia is known: a new Russian official is NEW_COUNTERPART, not NEW_COUNTRY.
-    after = decide(observation("a2", LAVROV), learned.ledger, KAABI, RULES, now=NOW).alert
+    after = decide_and_apply(observation("a2", LAVROV), learned.ledger, KAABI, RULES, now=NOW).alert
     assert after is not None and after.counterparts[0].level is AlertLevel.NEW_COUNTERPART
 
 
@@ -135,18 +135,18 @@ def test_rules_layer_actor_over_file_defaults_over_builtins() -> None:
 def test_configured_types_and_sectors(kind: InteractionType, config: RuleConfig | None, alerts: bool) -> None:
     rules = rules_for(KAABI, config)
     obs = observation("a1", contact("Mikhail Bogdanov", "RUS", type=kind))
-    assert (decide(obs, empty(), KAABI, rules, now=NOW).alert is not None) is alerts
+    assert (decide_and_apply(obs, empty(), KAABI, rules, now=NOW).alert is not None) is alerts
 
 
 def test_planned_is_marked_on_the_card() -> None:
     planned = contact("Mikhail Bogdanov", "RUS", modality=Modality.PLANNED)
-    alert = decide(observation("a1", planned), empty(), KAABI, RULES, now=NOW).alert
+    alert = decide_and_apply(observation("a1", planned), empty(), KAABI, RULES, now=NOW).alert
     assert alert is not None and alert.counterparts[0].modality is Modality.PLANNED
     assert "meet, planned" in alert_as_text(alert)
 
 
 def test_ledger_as_text() -> None:
-    ledger = decide(observation("a1", BOGDANOV), empty(), KAABI, RULES, now=NOW).ledger
+    ledger = decide_and_apply(observation("a1", BOGDANOV), empty(), KAABI, RULES, now=NOW).view
     text = ledger_as_text(ledger)
     assert text.splitlines()[0] == "LEDGER akram-al-kaabi: 1 counterpart(s), 1 country(ies): RUS"
     assert "RUS Mikhail Bogdanov, Deputy Foreign Minister [GOV]" in text
@@ -158,7 +158,7 @@ def test_ledger_as_text() -> None:
 
 
 def _alert(level: AlertLevel = AlertLevel.NEW_COUNTRY, actor: str = "akram-al-kaabi") -> Alert:
-    alert = decide(observation("a1", BOGDANOV), empty(), KAABI, RULES, now=NOW).alert
+    alert = decide_and_apply(observation("a1", BOGDANOV), empty(), KAABI, RULES, now=NOW).alert
     assert alert is not None
     counterpart = alert.counterparts[0].model_copy(update={"level": level})
     return alert.model_copy(update={"counterparts": [counterpart], "actor_id": actor})
@@ -187,8 +187,8 @@ def test_bad_routes_are_one_line(raw: list[dict[str, object]], message: str) -> 
 
 def test_delivery_keys_are_per_webhook_and_finding() -> None:
     alert = _alert()
-    assert delivery_keys(alert, 0) == [f"0:{alert.counterparts[0].alert_key}"]
-    assert delivery_keys(alert, 1) != delivery_keys(alert, 0)
+    assert delivery_keys(alert, "a1b2c3d4e5f6") == [f"a1b2c3d4e5f6:{alert.counterparts[0].alert_key}"]
+    assert delivery_keys(alert, "0f0f0f0f0f0f") != delivery_keys(alert, "a1b2c3d4e5f6")
 
 
 # --- watchlist file and topic ----------------------------------------------------------------------------

@@ -143,8 +143,12 @@ def test_page_without_article_is_no_article() -> None:
         clean_article(raw(page))
 
 
-def test_text_longer_than_a_message_allows_is_no_article() -> None:
+def test_text_longer_than_the_bound_is_cut_and_flagged() -> None:
     body = "Headline\n\n" + "\n\n".join(f"Paragraph {i} of a very long dump." for i in range(100))
-    assert clean_article(raw(body, content_type="text/plain")).paragraphs
-    with pytest.raises(NoArticleError, match="more than the limit of 500"):
-        clean_article(raw(body, content_type="text/plain"), max_text_chars=500)
+    whole = clean_article(raw(body, content_type="text/plain"))
+    assert not whole.truncated
+    cut = clean_article(raw(body, content_type="text/plain"), max_text_bytes=500)
+    assert cut.truncated
+    assert len(cut.text.encode()) <= 500
+    assert whole.text.startswith(cut.text)
+    assert cut.body_paragraphs == len(cut.paragraphs)

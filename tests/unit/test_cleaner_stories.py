@@ -96,3 +96,14 @@ def test_lookup_stays_fast_when_full() -> None:
     for i in range(50):
         index.assign(f"q{i}", "https://q.example/", f"query {i} " + " ".join(f"q{i}z{j}" for j in range(60)))
     assert (time.perf_counter() - started) / 50 < 0.02
+
+
+def test_simhash_is_the_one_stored_indexes_were_built_with() -> None:
+    # Fingerprints persist in the story table: a faster implementation must give the same numbers.
+    from services.cleaner.stories import simhash
+
+    text = (
+        "BAGHDAD (Reuters) - The leader of Harakat al-Nujaba met the Russian deputy foreign minister in Moscow "
+        "on Monday, the group said, and both sides agreed to meet again."
+    )
+    assert simhash(text) == 18412839643260817424

@@ -1,0 +1,120 @@
+"""From tagged articles to observations: which watched actor took part in which interaction, with whom.
+
+Pure functions (no Kafka, no clock, no I/O). Every sector and interaction type is kept: filtering is
+`decide`'s job (decide.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from schemas.actor_observation import ActorObservation, CounterpartContact
+from schemas.tagged_article import Entity, Evidence, InteractionType, Modality, Sector, TaggedArticle
+from schemas.watchlist import WatchlistEntry
+from services.alerter.identity import contact_id, resolve_contacts
+
+# --- tagged article -> observations ---------------------------------------------------------------
+
+
+def _chain(entity: Entity, by_id: Mapping[str, Entity]) -> list[Entity]:
+    """The mention followed by what it refers to, up to the root mention (cycle-safe)."""
+    chain = [entity]
+    seen = {entity.id}
+    current = entity
+    while current.refers_to is not None and current.refers_to in by_id and current.refers_to not in seen:
+        current = by_id[current.refers_to]
+        seen.add(current.id)
+        chain.append(current)
+    return chain
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    actor_id: str | None
+    name: str
+    role: str | None
+    country: str | None
+    sector: Sector
+    kb_id: str | None
+    former: bool
+
+
+def _resolve(entity: Entity, by_id: Mapping[str, Entity]) -> _Resolved:
+    chain = _chain(entity, by_id)
+    root = chain[-1]
+    # The actor id closest to the mention wins; attributes come from the root (the full, first mention)
+    # so that every mention of one person yields the same counterpart, falling back to nearer mentions.
+    actor_id = next((e.actor_id for e in chain if e.actor_id is not None), None)
+    from_root = list(reversed(chain))
+    role = next((e.role for e in from_root if e.role), None)
+    country = next((e.country for e in from_root if e.country), None)
+    sector = next((e.sector for e in from_root if e.sector is not Sector.UNKNOWN), Sector.UNKNOWN)
+    kb_id = next((e.kb_id for e in from_root if e.kb_id), None)
+    # "the former minister ... he": any mention saying so makes the person a former office holder.
+    former = any(e.former for e in chain)
+    return _Resolved(actor_id, root.canonical_name, role, country, sector, kb_id, former)
+
+
+def observations_from_tagged(
+    tagged: TaggedArticle, watchlist: Mapping[str, WatchlistEntry], *, now: datetime
+) -> list[ActorObservation]:
+    """One observation per watched actor taking part in at least one interaction, sorted by actor id.
+
+    Contacts are the other side of each interaction (either direction), in text order; every sector and
+    interaction type is kept because filtering is `decide`'s job. Two spellings of one person in the article
+    (not linked by the tagger) are one counterpart."""
+    by_id = {e.id: e for e in tagged.entities}
+    resolved = {e.id: _resolve(e, by_id) for e in tagged.entities}
+    contacts: dict[str, list[tuple[int, int, CounterpartContact]]] = {}
+    for index, interaction in enumerate(tagged.interactions):
+        source, target = resolved.get(interaction.source), resolved.get(interaction.target)
+        if source is None or target is None:
+            continue  # dangling mention id: nothing reliable to report
+        for actor, other in ((source, target), (target, source)):
+            if actor.actor_id is None or actor.actor_id not in watchlist:
+                continue
+            if other.actor_id == actor.actor_id:
+                continue  # the actor "meeting" another mention of itself
+            contact = CounterpartContact(
+                counterpart_id=contact_id(other.country, other.name, other.kb_id),
+                name=other.name,
+                role=other.role,
+                country=other.country,
+                sector=other.sector,
+                interaction_type=interaction.type,
+                modality=interaction.modality,
+                evidence=interaction.evidence,
+                kb_id=other.kb_id,
+                former=other.former,
+            )
+            contacts.setdefault(actor.actor_id, []).append((interaction.evidence.start, index, contact))
+
+    article = tagged.article
+    return [
+        ActorObservation(
+            actor_id=actor_id,
+            actor_name=watchlist[actor_id].name,
+            article_id=article.id,
+            article_url=article.url,
+            article_title=article.title,
+            source=article.source,
+            published_at=article.published_at,
+            observed_at=now,
+            contacts=_unique(resolve_contacts([c for _, _, c in sorted(found, key=lambda t: (t[0], t[1]))], {})),
+            story_id=article.story_id,
+            story_publishers=article.story_publishers,
+        )
+        for actor_id, found in sorted(contacts.items())
+    ]
+
+
+def _unique(contacts: list[CounterpartContact]) -> list[CounterpartContact]:
+    seen: set[tuple[str, InteractionType, Modality, Evidence]] = set()
+    kept = []
+    for c in contacts:
+        key = (c.counterpart_id, c.interaction_type, c.modality, c.evidence)
+        if key not in seen:  # else the tagger linked the same pair twice from one sentence
+            seen.add(key)
+            kept.append(c)
+    return kept
