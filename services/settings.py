@@ -117,6 +117,14 @@ class Settings(BaseSettings):
         "partitions wait before another member takes them. A stopped worker (SIGTERM) leaves at once. Default "
         "10 s (Kafka's broker minimum is 6 s). Env ACTORWATCH_BROKER_SESSION_TIMEOUT_S.",
     )
+    shutdown_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=600.0,
+        description="After SIGTERM/SIGINT, a service that has not stopped in this time (a broker that cannot "
+        "be reached to commit) exits anyway; uncommitted messages are read again at the next start. "
+        "Default 30 s. Env ACTORWATCH_SHUTDOWN_TIMEOUT_S.",
+    )
     broker_heartbeat_interval_s: float = Field(
         default=1.0,
         gt=0,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +139,32 @@ def create_app_topics(app: Any, settings: Settings, bootstrap: str) -> None:
 
 def run_worker(app: Any, settings: Settings) -> None:
     """Run the app until SIGINT/SIGTERM; Faust's worker commits offsets and leaves the group on the way out."""
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    worker = _Worker(app, loglevel=settings.log_level, quiet=True, stop_grace_s=settings.shutdown_timeout_s)
     worker.spinner = None  # the start-up spinner writes terminal escape codes into logs
     worker.execute_from_commandline()
+
+
+class _Worker(faust.Worker):
+    """Faust's worker, with a deadline on stopping.
+
+    With the broker unreachable, faust-streaming's consumer thread dies while it stops and the worker then
+    waits for it forever (a SIGTERM was ignored until SIGKILL). Nothing can be committed without a broker
+    anyway, so after the grace period the process exits: what it did not commit is read again at the next
+    start (at-least-once)."""
+
+    def __init__(self, *args: Any, stop_grace_s: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stop_grace_s = stop_grace_s
+
+    def _schedule_shutdown(self, signal: Any) -> None:
+        if not self._signal_stop_time:
+            timer = threading.Timer(self._stop_grace_s, _exit_after_grace, args=(self._stop_grace_s,))
+            timer.daemon = True
+            timer.start()
+        super()._schedule_shutdown(signal)
+
+
+def _exit_after_grace(grace_s: float) -> None:
+    log.error("did not stop within %.0f s of the signal (is the broker reachable?); exiting now", grace_s)
+    logging.shutdown()
+    os._exit(1)
