@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from schemas.base import utc_now
 from schemas.watchlist import RuleConfig, WatchlistEntry
 from schemas.watchlist_update import WatchlistUpdate
-from services.runtime.compacted import follow_compacted
+from services.runtime.compacted import Rejected, follow_compacted
 
 log = logging.getLogger("actorwatch.watchlist")
 
@@ -131,6 +131,15 @@ def decode_update(key: bytes | None, value: bytes | None) -> WatchlistUpdate | N
         return None
 
 
+def rejection_reason(value: bytes) -> str:
+    """Why a watchlist record's value is not a valid update (for its dead letter)."""
+    try:
+        WatchlistUpdate.from_bytes(value)
+    except ValidationError as exc:
+        return f"not a valid WatchlistUpdate: {_first_error(exc)}"
+    return "not a valid WatchlistUpdate"
+
+
 async def follow_watchlist(
     bootstrap: str,
     topic: str,
@@ -138,9 +147,11 @@ async def follow_watchlist(
     on_change: Callable[[Watchlist], None] | None = None,
     *,
     ready: asyncio.Event | None = None,
+    rejected: Rejected | None = None,
 ) -> None:
     """Keep `state` up to date from the topic forever (services/runtime/compacted.py); `on_change` gets the
-    new watchlist after each change."""
+    new watchlist after each change; `rejected` each record that is not a valid update (the current
+    watchlist stays as it was)."""
 
     def apply(updates: list[WatchlistUpdate]) -> None:
         if state.apply(updates):
@@ -148,4 +159,4 @@ async def follow_watchlist(
             if on_change is not None:
                 on_change(state.current)
 
-    await follow_compacted(bootstrap, topic, decode_update, apply, ready=ready)
+    await follow_compacted(bootstrap, topic, decode_update, apply, ready=ready, rejected=rejected)

@@ -37,9 +37,9 @@ from services.alerter.store import OLD_TABLE, SUMMARY_TABLE, TABLES, KeyedLedger
 from services.alerter.webhooks import parse_webhook
 from services.runtime import metrics
 from services.runtime.app import add_step_agent, make_app, pipelined_step_options, serial_step_options
-from services.runtime.step import KafkaMessage, Outgoing, Step, faust_sink, inline
+from services.runtime.step import KafkaMessage, Outgoing, Step, dead_letter_for, faust_sink, inline
 from services.settings import Settings
-from services.watchlist import WatchlistState, follow_watchlist, load_watchlist_file
+from services.watchlist import WatchlistState, follow_watchlist, load_watchlist_file, rejection_reason
 
 SERVICE = "alerter"
 log = logging.getLogger("actorwatch.alerter")
@@ -209,9 +209,23 @@ def build(settings: Settings, bootstrap: str) -> Any:
 
     if settings.watchlist_live:
 
+        async def dead_letter_watchlist_record(record: Any) -> None:
+            # The alerter (not the tagger, which follows the same topic) dead-letters a refused record, once
+            # per process; the watchlist in use stays as it was.
+            letter = dead_letter_for(record, f"{SERVICE}.watchlist", rejection_reason(record.value))
+            await sink(settings.topic_dead_letters, record.key, letter.to_bytes())
+            metrics.MESSAGES_FAILED.labels(service=SERVICE, stage="watchlist", reason="decode").inc()
+            log.warning(
+                "alerter.watchlist: %s[%d]@%d went to %s (decode)",
+                record.topic,
+                record.partition,
+                record.offset,
+                settings.topic_dead_letters,
+            )
+
         @app.task  # type: ignore[untyped-decorator]
         async def watchlist_follower() -> None:
-            await follow_watchlist(bootstrap, settings.topic_watchlist, state)
+            await follow_watchlist(bootstrap, settings.topic_watchlist, state, rejected=dead_letter_watchlist_record)
 
     @app.on_before_shutdown.connect  # type: ignore[untyped-decorator]
     async def close_client(_app: Any, **_kwargs: Any) -> None:

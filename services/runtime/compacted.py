@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer
@@ -20,6 +20,8 @@ UpdateT = TypeVar("UpdateT")
 
 # A record's key and value as an update; None for a record to skip (the decoder logs why).
 Decoder = Callable[[bytes | None, bytes | None], UpdateT | None]
+# Told of each record with a value that the decoder refused (to dead-letter it).
+Rejected = Callable[[Any], Awaitable[None]]
 
 
 async def follow_compacted(
@@ -30,12 +32,15 @@ async def follow_compacted(
     *,
     ready: asyncio.Event | None = None,
     retry_after_s: float = 2.0,
+    rejected: Rejected | None = None,
 ) -> None:
     """Apply the topic's updates forever: first everything it held at start (one call), then each batch.
-    `ready` is set once the content at start has been applied."""
+    `ready` is set once the content at start has been applied; `rejected` hears of each refused record
+    once per process (a re-read after a broker hiccup does not repeat it)."""
+    seen: set[tuple[int, int]] = set()
     while True:
         try:
-            await _follow_once(bootstrap, topic, decode, apply, ready)
+            await _follow_once(bootstrap, topic, decode, apply, ready, rejected, seen)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -49,6 +54,8 @@ async def _follow_once(
     decode: Decoder[UpdateT],
     apply: Callable[[list[UpdateT]], None],
     ready: asyncio.Event | None,
+    rejected: Rejected | None,
+    seen: set[tuple[int, int]],
 ) -> None:
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
@@ -66,7 +73,15 @@ async def _follow_once(
         while True:
             batches: dict[Any, list[Any]] = await consumer.getmany(timeout_ms=500)
             records = sorted((r for batch in batches.values() for r in batch), key=lambda r: r.timestamp)
-            pending.extend(u for r in records if (u := decode(r.key, r.value)) is not None)
+            for record in records:
+                update = decode(record.key, record.value)
+                if update is not None:
+                    pending.append(update)
+                elif (
+                    rejected is not None and record.value is not None and (record.partition, record.offset) not in seen
+                ):
+                    await rejected(record)
+                    seen.add((record.partition, record.offset))
             if ends and any([await consumer.position(tp) < end for tp, end in ends.items()]):
                 continue  # still catching up with what was there at start
             ends = {}

@@ -281,22 +281,7 @@ class Step(Generic[InT]):
             raise _Rejected(f"not a valid {self._input_model.__name__}: nested too deeply") from exc
 
     async def _dead_letter(self, message: KafkaMessage, reason: str, error: str) -> None:
-        original = message.value or b""
-        letter = DeadLetter(
-            stage=f"{self.service}.{self.stage}",
-            error=error,
-            # Base64 grows the bytes by a third: a large original would make the letter itself too big
-            # for the broker, and a letter that cannot be written would stop the partition.
-            original=original[:DEAD_LETTER_MAX_ORIGINAL_BYTES],
-            original_key=message.key if message.key is None or len(message.key) <= 4096 else message.key[:4096],
-            original_size=len(original),
-            original_sha256=hashlib.sha256(original).hexdigest(),
-            truncated=len(original) > DEAD_LETTER_MAX_ORIGINAL_BYTES,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            failed_at=utc_now(),
-        )
+        letter = dead_letter_for(message, f"{self.service}.{self.stage}", error)
         await self._write_dead_letter(message.key, letter.to_bytes())
         metrics.MESSAGES_FAILED.labels(reason=reason, **self._labels).inc()
         # Where to look, not what went wrong: the error text may quote the message (or, in the alerter, a
@@ -332,6 +317,26 @@ class Step(Generic[InT]):
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
+
+
+def dead_letter_for(message: KafkaMessage, stage: str, error: str) -> DeadLetter:
+    """The dead letter of a message: where it came from, why it failed, and (a bounded part of) its bytes."""
+    original = message.value or b""
+    return DeadLetter(
+        stage=stage,
+        error=error,
+        # Base64 grows the bytes by a third: a large original would make the letter itself too big
+        # for the broker, and a letter that cannot be written would stop the partition.
+        original=original[:DEAD_LETTER_MAX_ORIGINAL_BYTES],
+        original_key=message.key if message.key is None or len(message.key) <= 4096 else message.key[:4096],
+        original_size=len(original),
+        original_sha256=hashlib.sha256(original).hexdigest(),
+        truncated=len(original) > DEAD_LETTER_MAX_ORIGINAL_BYTES,
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        failed_at=utc_now(),
+    )
 
 
 @dataclass
