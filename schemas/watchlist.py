@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from schemas.base import Contract, CountryCode, Part
 from schemas.tagged_article import EntityKind, InteractionType, Sector
@@ -14,6 +14,9 @@ ModalityHandling = Literal["mark", "suppress"]
 
 class RuleConfig(Part):
     """Alert rules for one actor; unset fields fall back to the file's `defaults:` and then the built-ins."""
+
+    # A misspelt key must be refused, not ignored: ignoring it silently dropped what the analyst meant.
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     interaction_types: list[InteractionType] | None = Field(
         default=None, description="Interaction types that count as contact (default: contact and cooperation)."
@@ -32,6 +35,9 @@ class RuleConfig(Part):
 
 
 class WatchlistEntry(Contract):
+    # A misspelt key (`known_counterpart_country:`) is refused: ignored, it wiped the actor's known countries.
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     actor_id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", description="Stable id, e.g. 'akram-al-kaabi'.")
     name: str = Field(description="Canonical display name.")
     kind: EntityKind

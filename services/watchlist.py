@@ -41,21 +41,55 @@ def _first_error(exc: ValidationError) -> str:
     return f"field {'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
 
 
+_FILE_KEYS = {"actors", "defaults"}
+_DEFAULTS_KEYS = {"rules"}
+
+
+def country_problem(entry: WatchlistEntry) -> str | None:
+    """Why an entry's country codes are not usable (a code the country lexicon does not know), or None."""
+    from services.tagger.lexicon import country_codes  # the one list of countries the tagger can tell
+
+    known = country_codes()
+    fields = [
+        ("home_country", [entry.home_country]),
+        ("known_counterpart_countries", entry.known_counterpart_countries),
+    ]
+    for name, codes in fields:
+        unknown = [c for c in codes if c not in known]
+        if unknown:
+            return f"field {name}: unknown country code {', '.join(unknown)} (ISO 3166-1 alpha-3, e.g. 'IRQ')"
+    return None
+
+
+def _yaml_error(path: Path, exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"watchlist {path} is not valid YAML{where}: {problem}"
+
+
 def load_watchlist_file(path: Path) -> Watchlist:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise WatchlistError(f"cannot read watchlist {path}: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
-        raise WatchlistError(f"watchlist {path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+        raise WatchlistError(_yaml_error(path, exc)) from exc
     if not isinstance(document, dict) or not isinstance(document.get("actors"), list):
         raise WatchlistError(f"watchlist {path} must be a mapping with an 'actors:' list")
+    unknown_keys = sorted(str(k) for k in document if k not in _FILE_KEYS)
+    if unknown_keys:
+        raise WatchlistError(f"watchlist {path}: unknown key {', '.join(unknown_keys)} (allowed: actors, defaults)")
     entries: list[WatchlistEntry] = []
     for index, item in enumerate(document["actors"]):
         try:
-            entries.append(WatchlistEntry.model_validate(item))
+            entry = WatchlistEntry.model_validate(item)
         except ValidationError as exc:
             raise WatchlistError(f"watchlist {path}: actor #{index + 1} {_first_error(exc)}") from exc
+        problem = country_problem(entry)
+        if problem is not None:
+            raise WatchlistError(f"watchlist {path}: actor #{index + 1} ({entry.actor_id}) {problem}")
+        entries.append(entry)
     ids = [e.actor_id for e in entries]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
@@ -63,6 +97,9 @@ def load_watchlist_file(path: Path) -> Watchlist:
     raw_defaults = document.get("defaults") or {}
     if not isinstance(raw_defaults, dict):
         raise WatchlistError(f"watchlist {path}: 'defaults:' must be a mapping")
+    unknown_keys = sorted(str(k) for k in raw_defaults if k not in _DEFAULTS_KEYS)
+    if unknown_keys:
+        raise WatchlistError(f"watchlist {path}: defaults: unknown key {', '.join(unknown_keys)} (allowed: rules)")
     try:
         defaults = RuleConfig.model_validate(raw_defaults.get("rules") or {})
     except ValidationError as exc:
@@ -125,19 +162,25 @@ def decode_update(key: bytes | None, value: bytes | None) -> WatchlistUpdate | N
             return None
         return WatchlistUpdate(actor_id=key.decode("utf-8", "replace"), updated_at=utc_now())
     try:
-        return WatchlistUpdate.from_bytes(value)
+        update = WatchlistUpdate.from_bytes(value)
     except ValidationError as exc:
         log.warning("watchlist record with key %r ignored: %s", key, _first_error(exc))
         return None
+    problem = country_problem(update.entry) if update.entry is not None else None
+    if problem is not None:
+        log.warning("watchlist record with key %r ignored: %s", key, problem)
+        return None
+    return update
 
 
 def rejection_reason(value: bytes) -> str:
     """Why a watchlist record's value is not a valid update (for its dead letter)."""
     try:
-        WatchlistUpdate.from_bytes(value)
+        update = WatchlistUpdate.from_bytes(value)
     except ValidationError as exc:
         return f"not a valid WatchlistUpdate: {_first_error(exc)}"
-    return "not a valid WatchlistUpdate"
+    problem = country_problem(update.entry) if update.entry is not None else None
+    return f"not a valid WatchlistUpdate: {problem}" if problem else "not a valid WatchlistUpdate"
 
 
 async def follow_watchlist(

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import orjson
 from pydantic import ValidationError
 
 from schemas.alert import Alert
@@ -93,7 +94,7 @@ def _seed_topic_if_empty(settings: Settings, bootstrap: str) -> None:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     from services.cli import EXIT_CONFIG, CliError
-    from services.watchlist import DEFAULTS_KEY, updates_for
+    from services.watchlist import DEFAULTS_KEY, country_problem, updates_for
 
     settings, bootstrap = _settings_and_broker()
     now = utc_now()
@@ -127,6 +128,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
             detail = exc.errors()[0] if isinstance(exc, ValidationError) else None
             reason = f"{'.'.join(str(p) for p in detail['loc'])}: {detail['msg']}" if detail else str(exc)
             raise CliError(f"watch add: {reason}", EXIT_CONFIG) from exc
+        problem = country_problem(entry)
+        if problem is not None:
+            raise CliError(f"watch add: {problem}", EXIT_CONFIG)
         _seed_topic_if_empty(settings, bootstrap)
         _publish_updates(settings, bootstrap, [WatchlistUpdate(actor_id=entry.actor_id, entry=entry, updated_at=now)])
         print(f"watching {entry.actor_id} ({entry.name})")
@@ -243,7 +247,22 @@ def cmd_ledger_show(args: argparse.Namespace) -> int:
         if old is not None:
             ledger = CounterpartLedger.from_dict(old, actor)
     if ledger is None:
-        raise CliError(f"ledger show: nothing known about {actor} yet")
+        # No observation yet: what the watchlist already says is known is the whole ledger so far.
+        state, _from_topic = _topic_state(settings, bootstrap)
+        entry = state.current.entries.get(actor)
+        if entry is None:
+            raise CliError(f"ledger show: nothing known about {actor} yet (not on the watchlist, no observation)")
+        seeds = {
+            "known_counterpart_countries": entry.known_counterpart_countries,
+            "known_counterparts": entry.known_counterparts,
+        }
+        if args.json:
+            print(orjson.dumps({"actor_id": actor, "counterparts": {}, "watchlist": seeds}).decode())
+        else:
+            print(f"{actor}: no observation yet; known from the watchlist:")
+            print(f"  countries:    {', '.join(entry.known_counterpart_countries) or '-'}")
+            print(f"  counterparts: {', '.join(entry.known_counterparts) or '-'}")
+        return 0
     print(ledger.model_dump_json(exclude={"alerts"}) if args.json else ledger_as_text(ledger))
     return 0
 

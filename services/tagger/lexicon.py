@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 
 from schemas.tagged_article import InteractionType, Sector
@@ -88,6 +89,12 @@ class Lexicon:
     predicates: tuple[Predicate, ...]
     descriptors: tuple[Descriptor, ...]
     org_heads: tuple[OrgHead, ...]
+
+
+@cache
+def country_codes() -> frozenset[str]:
+    """The ISO 3166-1 alpha-3 codes of the bundled country lexicon (UN members, observers, XKX, TWN...)."""
+    return frozenset(country.iso3 for country in _countries(DEFAULT_FOLDER / "countries.tsv"))
 
 
 def load_lexicon(folder: Path | None = None) -> Lexicon:

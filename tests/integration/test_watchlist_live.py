@@ -4,14 +4,17 @@ the real broker, with the tagger and alerter running as real processes."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from schemas.alert import Alert, AlertLevel
 from schemas.clean_article import CleanArticle
+from services.settings import Settings
 from tests.integration.conftest import ServiceRunner, actorwatch
 from tests.integration.kafka_io import publish_bytes, read_all, read_until, wait_group_caught_up
 
@@ -146,7 +149,7 @@ def test_learn_mode_backtest_and_ledger_show(
     missing = actorwatch(settings, kafka_bootstrap, "ledger", "show", "nobody")
     assert (missing.returncode, missing.stderr.strip()) == (
         1,
-        "actorwatch: ledger show: nothing known about nobody yet",
+        "actorwatch: ledger show: nothing known about nobody yet (not on the watchlist, no observation)",
     )
     bad = actorwatch(settings, kafka_bootstrap, "backfill", "--learn-only")
     assert (bad.returncode, bad.stderr.strip()) == (2, "actorwatch: backfill: give either PATH... or --from-topic")
@@ -165,3 +168,17 @@ def test_learn_mode_backtest_and_ledger_show(
     assert tail.returncode == 0, tail.stderr
     assert tail.stdout.startswith(f"ALERT {alert.alert_id[:12]}  Akram al-Kaabi (akram-al-kaabi)")
     assert "NEW_COUNTRY: Hakan Fidan, Foreign Minister [TUR, GOV]" in tail.stdout
+
+
+def test_ledger_show_before_any_observation_shows_the_watchlists_seeds(
+    make_namespace: Callable[..., Settings], kafka_bootstrap: str
+) -> None:
+    settings = make_namespace()
+    shown = actorwatch(settings, kafka_bootstrap, "ledger", "show", "harakat-al-nujaba")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[:2] == [
+        "harakat-al-nujaba: no observation yet; known from the watchlist:",
+        "  countries:    IRN, SYR",
+    ]
+    as_json = actorwatch(settings, kafka_bootstrap, "ledger", "show", "harakat-al-nujaba", "--json")
+    assert orjson.loads(as_json.stdout)["watchlist"]["known_counterpart_countries"] == ["IRN", "SYR"]
