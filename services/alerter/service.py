@@ -37,7 +37,7 @@ from services.alerter.store import OLD_TABLE, SUMMARY_TABLE, TABLES, KeyedLedger
 from services.alerter.webhooks import parse_webhook
 from services.runtime import metrics
 from services.runtime.app import add_step_agent, make_app, pipelined_step_options, serial_step_options
-from services.runtime.step import KafkaMessage, Outgoing, Step, dead_letter_for, faust_sink, inline
+from services.runtime.step import KafkaMessage, Outgoing, Step, faust_sink, inline, write_dead_letter
 from services.settings import Settings
 from services.watchlist import WatchlistState, follow_watchlist, load_watchlist_file, rejection_reason
 
@@ -188,8 +188,8 @@ def build(settings: Settings, bootstrap: str) -> Any:
         stage="deliver",
         input_model=Alert,
         handler=deliver_alert,
-        sink=sink,
         dead_letter_topic=settings.topic_dead_letters,
+        **serial_step_options(app, settings),
     )
 
     add_step_agent(app, settings, settings.topic_tagged, observe_step)
@@ -201,8 +201,8 @@ def build(settings: Settings, bootstrap: str) -> Any:
             stage="webhook",
             input_model=QueuedAlert,
             handler=queue.handle,
-            sink=sink,
             dead_letter_topic=settings.topic_dead_letters,
+            **serial_step_options(app, settings),
         )
         add_queue_agent(app, settings, queue, webhook_step)
     add_queue_metrics(app, settings, queues, SERVICE)
@@ -212,15 +212,14 @@ def build(settings: Settings, bootstrap: str) -> Any:
         async def dead_letter_watchlist_record(record: Any) -> None:
             # The alerter (not the tagger, which follows the same topic) dead-letters a refused record, once
             # per process; the watchlist in use stays as it was.
-            letter = dead_letter_for(record, f"{SERVICE}.watchlist", rejection_reason(record.value))
-            await sink(settings.topic_dead_letters, record.key, letter.to_bytes())
-            metrics.MESSAGES_FAILED.labels(service=SERVICE, stage="watchlist", reason="decode").inc()
-            log.warning(
-                "alerter.watchlist: %s[%d]@%d went to %s (decode)",
-                record.topic,
-                record.partition,
-                record.offset,
+            await write_dead_letter(
+                sink,
                 settings.topic_dead_letters,
+                record,
+                service=SERVICE,
+                stage="watchlist",
+                reason="decode",
+                error=rejection_reason(record.value),
             )
 
         @app.task  # type: ignore[untyped-decorator]

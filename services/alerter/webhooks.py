@@ -15,7 +15,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -293,55 +293,3 @@ async def post_once(
         wait = retry_after(response.headers.get("Retry-After"), max_retry_after_s)
         return Attempt(Verdict.RETRY, error, status, wait)
     return Attempt(Verdict.REFUSED, error, status)
-
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    delivered: bool
-    attempts: int
-    last_error: str | None = None  # URLs masked
-    status_code: int | None = None  # of the last response, if any
-
-
-async def deliver(
-    client: httpx.AsyncClient,
-    target: WebhookTarget,
-    alert: Alert,
-    *,
-    signing_secret: SecretStr | None,
-    max_attempts: int,
-    timeout_s: float,
-    base_delay_s: float = 0.5,
-    max_delay_s: float = 30.0,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> DeliveryResult:
-    """POST the alert with at most `max_attempts` tries (a one-off send; the alerter's queues retry for
-    as long as a target is down, see `delivery`). Retries what `post_once` says is worth retrying."""
-    if max_attempts < 1:
-        raise ValueError("max_attempts must be at least 1")
-    masked = mask_url(target.url.get_secret_value())
-    try:
-        body = build_body(target, alert)
-    except PayloadError as exc:
-        return DeliveryResult(delivered=False, attempts=0, last_error=str(exc))
-    attempt = Attempt(Verdict.RETRY)
-    for number in range(1, max_attempts + 1):
-        attempt = await post_once(
-            client, target, alert, body,
-            signing_secret=signing_secret, deadline_s=timeout_s, max_retry_after_s=max_delay_s,
-        )  # fmt: skip
-        if attempt.verdict is Verdict.DELIVERED:
-            log.info("alert %s delivered to %s %s", alert.alert_id, target.kind, masked)
-            return DeliveryResult(delivered=True, attempts=number, status_code=attempt.status_code)
-        if attempt.verdict is Verdict.REFUSED or number == max_attempts:
-            break
-        wait = attempt.retry_after_s
-        if wait is None:
-            wait = backoff_delay(number, base_delay_s, max_delay_s)
-        log.warning(
-            "alert %s to %s %s: %s; retry %d/%d in %.1fs",
-            alert.alert_id, target.kind, masked, attempt.error, number + 1, max_attempts, wait,
-        )  # fmt: skip
-        await sleep(wait)
-    log.warning("alert %s not delivered to %s %s: %s", alert.alert_id, target.kind, masked, attempt.error)
-    return DeliveryResult(delivered=False, attempts=number, last_error=attempt.error, status_code=attempt.status_code)

@@ -122,11 +122,12 @@ class Step(Generic[InT]):
         sink: Sink,
         dead_letter_topic: str,
         sender: Sender | None = None,
+        max_output_bytes: int,
         max_in_flight: int = 1,
-        max_output_bytes: int = 1_048_576 - 16_384,
     ) -> None:
         """`sink` writes dead letters (and outputs when there is no `sender`); `sender` lets outputs of up to
-        `max_in_flight` messages wait for their acknowledgements together."""
+        `max_in_flight` messages wait for their acknowledgements together; an output over `max_output_bytes`
+        is a dead letter for its input (see `Settings.output_limit_bytes`)."""
         if max_in_flight > 1 and sender is None:
             raise ValueError("max_in_flight > 1 needs a sender")
         self.service = service
@@ -281,42 +282,56 @@ class Step(Generic[InT]):
             raise _Rejected(f"not a valid {self._input_model.__name__}: nested too deeply") from exc
 
     async def _dead_letter(self, message: KafkaMessage, reason: str, error: str) -> None:
-        letter = dead_letter_for(message, f"{self.service}.{self.stage}", error)
-        await self._write_dead_letter(message.key, letter.to_bytes())
-        metrics.MESSAGES_FAILED.labels(reason=reason, **self._labels).inc()
-        # Where to look, not what went wrong: the error text may quote the message (or, in the alerter, a
-        # webhook's reply), so it stays in the dead letter and out of the log.
-        log.warning(
-            "%s.%s: %s[%d]@%d went to %s (%s)",
-            self.service,
-            self.stage,
-            message.topic,
-            message.partition,
-            message.offset,
+        await write_dead_letter(
+            self._sink,
             self._dead_letter_topic,
-            reason,
+            message,
+            service=self.service,
+            stage=self.stage,
+            reason=reason,
+            error=error,
         )
 
-    async def _write_dead_letter(self, key: bytes | None, value: bytes) -> None:
-        """A dead letter must not be lost either: while the broker refuses it, wait and try again (the
-        partition waits too, which is the back-pressure an outage should give)."""
-        delay = WRITE_RETRY_BASE_S
-        while True:
-            try:
-                await self._sink(self._dead_letter_topic, key if key is None or len(key) <= 4096 else None, value)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning(
-                    "%s.%s: writing a dead letter failed (%s); trying again in %.1f s",
-                    self.service,
-                    self.stage,
-                    type(exc).__name__,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+
+async def write_dead_letter(
+    sink: Sink, topic: str, message: KafkaMessage, *, service: str, stage: str, reason: str, error: str
+) -> None:
+    """Write `message`'s dead letter, count it and log where it came from.
+
+    A dead letter must not be lost either: while the broker refuses it, wait and try again (the partition
+    waits too, which is the back-pressure an outage should give)."""
+    letter = dead_letter_for(message, f"{service}.{stage}", error).to_bytes()
+    key = message.key if message.key is None or len(message.key) <= 4096 else None
+    delay = WRITE_RETRY_BASE_S
+    while True:
+        try:
+            await sink(topic, key, letter)
+            break
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning(
+                "%s.%s: writing a dead letter failed (%s); trying again in %.1f s",
+                service,
+                stage,
+                type(exc).__name__,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+    metrics.MESSAGES_FAILED.labels(service=service, stage=stage, reason=reason).inc()
+    # Where to look, not what went wrong: the error text may quote the message (or, in the alerter, a
+    # webhook's reply), so it stays in the dead letter and out of the log.
+    log.warning(
+        "%s.%s: %s[%d]@%d went to %s (%s)",
+        service,
+        stage,
+        message.topic,
+        message.partition,
+        message.offset,
+        topic,
+        reason,
+    )
 
 
 def dead_letter_for(message: KafkaMessage, stage: str, error: str) -> DeadLetter:

@@ -35,19 +35,21 @@ from schemas.tagged_article import (
 )
 from schemas.watchlist import WatchlistEntry
 from services.alerter.decide import AlertRules, counterpart_id, decide, observations_from_tagged
+from services.alerter.delivery import RetryPolicy, deliver_queued
 from services.alerter.ledger import CounterpartLedger, CounterpartRecord
 from services.alerter.store import KeyedLedger
 from services.alerter.webhooks import (
-    DeliveryResult,
+    Attempt,
     WebhookKind,
     WebhookTarget,
-    deliver,
+    build_body,
     format_discord,
     format_mattermost,
     format_slack,
     format_teams,
     mask_url,
     parse_webhook,
+    post_once,
     sign,
     verify,
 )
@@ -702,13 +704,62 @@ class Sleeps:
         self.delays.append(delay)
 
 
-async def _deliver(client: httpx.AsyncClient, url: str, alert: Alert, **kw: Any) -> tuple[DeliveryResult, Sleeps]:
+@dataclass(frozen=True)
+class DeliveryResult:
+    delivered: bool
+    attempts: int
+    last_error: str | None = None
+    status_code: int | None = None
+
+
+class _OutOfAttempts(Exception):
+    pass
+
+
+SIGNING_KEY = SecretStr(SIGNING_SECRET)
+
+
+async def _deliver(
+    client: httpx.AsyncClient,
+    url: str,
+    alert: Alert,
+    *,
+    max_attempts: int = 4,
+    timeout_s: float = 5.0,
+    signing_secret: SecretStr | None = SIGNING_KEY,
+    base_delay_s: float = 0.5,
+    max_delay_s: float = 30.0,
+) -> tuple[DeliveryResult, Sleeps]:
+    """The alerter's delivery path (`deliver_queued` over `post_once`), stopped after `max_attempts` tries
+    instead of a retry budget in time, with the waits recorded instead of slept."""
     sleeps = Sleeps()
-    kw.setdefault("max_attempts", 4)
-    kw.setdefault("timeout_s", 5.0)
-    kw.setdefault("signing_secret", SecretStr(SIGNING_SECRET))
-    result = await deliver(client, parse_webhook(url), alert, sleep=sleeps, **kw)
-    return result, sleeps
+    target = parse_webhook(url)
+    body = build_body(target, alert)
+    attempts: list[Attempt] = []
+
+    async def post() -> Attempt:
+        attempt = await post_once(
+            client, target, alert, body, signing_secret=signing_secret, deadline_s=timeout_s,
+            max_retry_after_s=max_delay_s,
+        )  # fmt: skip
+        attempts.append(attempt)
+        return attempt
+
+    def stop_after_max(_attempt: Attempt, failures: int, _wait: float) -> None:
+        if failures >= max_attempts:
+            raise _OutOfAttempts
+
+    policy = RetryPolicy(retry_for_s=1e9, base_delay_s=base_delay_s, max_delay_s=max_delay_s, deadline_s=timeout_s)
+    try:
+        outcome = await deliver_queued(
+            post, queued_at=0.0, policy=policy, should_abort=lambda: False, clock=lambda: 0.0, sleep=sleeps,
+            on_retry=stop_after_max,
+        )  # fmt: skip
+        delivered = outcome.delivered
+    except _OutOfAttempts:
+        delivered = False
+    last = attempts[-1]
+    return DeliveryResult(delivered, len(attempts), None if delivered else last.error, last.status_code), sleeps
 
 
 @pytest.mark.parametrize("kind", ["slack", "mattermost", "discord", "teams", "json"])

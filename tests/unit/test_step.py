@@ -34,6 +34,7 @@ def test_step_dead_letter_of_a_large_message_is_truncated_but_identified(caplog:
         handler=inline(lambda raw: []),
         sink=sink,
         dead_letter_topic="dead-letters",
+        max_output_bytes=1_000_000,
     )
     message = Message()
     with caplog.at_level(logging.WARNING, logger="actorwatch.step"):
@@ -116,6 +117,7 @@ def test_a_refused_write_is_a_dead_letter_with_the_reason_not_an_exception() -> 
         handler=inline(_echo),
         sink=sink,
         dead_letter_topic="dead-letters",
+        max_output_bytes=1_000_000,
     )
     asyncio.run(step.submit(_Msg(value=_raw_bytes())))
     assert len(letters) == 1
@@ -144,6 +146,7 @@ def test_in_flight_messages_are_done_only_once_their_outputs_are_acknowledged() 
             sender=sender,
             max_in_flight=3,
             dead_letter_topic="dead-letters",
+            max_output_bytes=1_000_000,
         )
         for offset in range(3):
 
@@ -191,6 +194,7 @@ def test_a_failed_acknowledgement_in_flight_becomes_a_dead_letter() -> None:
             sender=sender,
             max_in_flight=4,
             dead_letter_topic="dead-letters",
+            max_output_bytes=1_000_000,
         )
 
         async def mark() -> None:
