@@ -1,15 +1,38 @@
-"""Article-body quality and speed of the cleaner, side by side with plain trafilatura, in one run.
+"""Extraction quality and speed of the cleaner beside trafilatura and rs-trafilatura, in one run.
 
-    python -m benchmarks.cleaner [--pages N]
+    python -m benchmarks.cleaner [--set scrapinghub|trafilatura-eval] [--pages N] [--data DIR] [--dump FILE]
 
-Pages and ground truth: ../shared/data/extraction/scrapinghub/ (181 news and blog pages). Scoring as the
-benchmark publishes it (../shared/README.md, scrapinghub/article-extraction-benchmark evaluate.py):
-tokens are `\\w+` matches, a page's shingles are its 4-token n-grams (a multiset), true positives, false
-positives and false negatives are counted per page and normalised to sum to 1; precision and recall are
-averaged over pages and F1 = 2PR/(P+R). Plain trafilatura runs as that benchmark runs it:
-`trafilatura.extract(html, include_comments=False)`. The cleaner is scored on its body paragraphs (captions
-appended for the tagger are not article body). A page the cleaner rejects scores as an empty prediction.
-Pages per second: wall time of extraction alone, one core, pages already decompressed in memory."""
+Every extractor reads the same decoded page in turn (page by page, so a load spike on a shared machine
+slows all alike) and is timed with the process's CPU clock (`time.process_time`: per core, whatever else
+runs on the machine). The cleaner is scored on `text`, the field the tagger reads (body, then the
+captions it appends); `cleaner body` is the same run's body paragraphs alone, for comparison. A page the
+cleaner rejects scores as an empty prediction.
+
+Sets:
+
+- `scrapinghub`: 181 news and blog pages with a human-checked article body (../shared/data/extraction/
+  scrapinghub/, MIT). Scored as that benchmark publishes it: `\\w+` tokens, 4-token shingles (a multiset),
+  per-page normalised true/false positives and false negatives; precision and recall averaged over pages,
+  F1 = 2PR/(P+R).
+- `trafilatura-eval`: trafilatura's own evaluation set, 990 multilingual pages (news, blogs, government and
+  company pages), each annotated with text segments that must be in the main text ("with") and segments
+  that must not ("without"). Scored the way that set is meant to be: a "with" segment found is a true
+  positive, missing a false negative; a "without" segment found is a false positive; precision, recall
+  and F1 over all segments of all pages. Text and segments are both folded the cleaner's way (NFC,
+  typographic quotes and dashes to ASCII, runs of spaces to one) so that no extractor loses a match to
+  quote style. The pages belong to their publishers, so they are not bundled; fetch them once:
+
+      git clone https://github.com/adbar/trafilatura /tmp/trafilatura
+      git -C /tmp/trafilatura checkout e90b0ef5
+      mkdir -p ~/.cache/actorwatch/benchmarks/trafilatura-eval
+      cp -r /tmp/trafilatura/tests/eval /tmp/trafilatura/tests/cache /tmp/trafilatura/tests/evaldata.json \\
+         /tmp/trafilatura/LICENSE ~/.cache/actorwatch/benchmarks/trafilatura-eval/
+
+  (annotations: Apache-2.0, Adrien Barbaresi; `--data DIR` reads them from elsewhere).
+
+Plain trafilatura runs with the cleaner's options (`include_comments=False`, tables on, no images, links
+or formatting) and its default (full) cascade; rs-trafilatura (PyPI `rs-trafilatura`, Rust) with its
+defaults, when it is installed."""
 
 from __future__ import annotations
 
@@ -20,22 +43,41 @@ import platform
 import re
 import statistics
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import trafilatura
+from trafilatura.utils import decode_file
 
 from schemas.clean_article import PARAGRAPH_SEPARATOR
 from schemas.raw_article import RawArticle
 from services.cleaner.extract import NoArticleError, clean_article
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "extraction" / "scrapinghub"
+SCRAPINGHUB = REPO.parent / "shared" / "data" / "extraction" / "scrapinghub"
+TRAFILATURA_EVAL = Path.home() / ".cache" / "actorwatch" / "benchmarks" / "trafilatura-eval"
 
 _TOKEN = re.compile(r"\w+", re.UNICODE | re.MULTILINE | re.IGNORECASE | re.DOTALL)
 Counts = tuple[float, float, float]
+# (text or tagger-visible text, body only): what one extractor returns for one page.
+Extracted = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Page:
+    page_id: str
+    url: str
+    html: str
+    truth: str = ""  # scrapinghub: the article body
+    with_segments: tuple[str, ...] = ()  # trafilatura-eval: must be in the text
+    without_segments: tuple[str, ...] = ()  # trafilatura-eval: must not
+
+
+# ------------------------------------------------------------------------------------- scrapinghub
 
 
 def shingles(text: str, n: int = 4) -> Counter[tuple[str, ...]]:
@@ -75,17 +117,79 @@ def scores(counts: Sequence[Counts]) -> tuple[float, float, float]:
     return 2 * precision * recall / (precision + recall), precision, recall
 
 
-def load_pages(limit: int | None) -> list[tuple[str, str, str, str]]:
-    """(id, url, html, ground-truth body) for each page."""
-    truth: dict[str, dict[str, str]] = json.loads((DATA / "ground-truth.json").read_text(encoding="utf-8"))
+# -------------------------------------------------------------------------------- trafilatura-eval
+
+_FOLD = str.maketrans(
+    dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u02bc", "'")
+    | dict.fromkeys("\u201c\u201d\u201e\u201f\u2033", '"')
+    | dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-")
+    | dict.fromkeys("\u00a0\u2009\u202f\t\n\r", " ")
+    | dict.fromkeys("\u00ad\u200b\u200c\u200d\ufeff")
+)
+_SPACES = re.compile(r" {2,}")
+
+
+def fold(text: str) -> str:
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", text).translate(_FOLD)).strip()
+
+
+def segment_counts(page: Page, predicted: str) -> Counts:
+    """(tp, fp, fn) of one page's annotated segments: raw counts, summed over the set."""
+    text = fold(predicted)
+    found = [fold(s) in text for s in page.with_segments]
+    leaked = [fold(s) in text for s in page.without_segments]
+    return float(sum(found)), float(sum(leaked)), float(len(found) - sum(found))
+
+
+def segment_scores(counts: Sequence[Counts]) -> tuple[float, float, float]:
+    tp, fp, fn = (sum(c[i] for c in counts) for i in range(3))
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    return 2 * precision * recall / (precision + recall), precision, recall
+
+
+# ---------------------------------------------------------------------------------------- loading
+
+
+def load_scrapinghub(directory: Path = SCRAPINGHUB) -> list[Page]:
+    truth: dict[str, dict[str, str]] = json.loads((directory / "ground-truth.json").read_text(encoding="utf-8"))
     pages = []
-    for page_id in sorted(truth)[:limit]:
-        html = gzip.decompress((DATA / "html" / f"{page_id}.html.gz").read_bytes()).decode("utf-8")
-        pages.append((page_id, truth[page_id].get("url", ""), html, truth[page_id].get("articleBody", "")))
+    for page_id in sorted(truth):
+        html = gzip.decompress((directory / "html" / f"{page_id}.html.gz").read_bytes()).decode("utf-8")
+        pages.append(Page(page_id, truth[page_id].get("url", ""), html, truth=truth[page_id].get("articleBody", "")))
     return pages
 
 
-def cleaner_body(url: str, html: str) -> str:
+def load_trafilatura_eval(directory: Path = TRAFILATURA_EVAL) -> list[Page]:
+    annotations: dict[str, dict[str, object]] = json.loads((directory / "evaldata.json").read_text(encoding="utf-8"))
+    pages = []
+    for url in sorted(annotations):
+        entry = annotations[url]
+        name = str(entry["file"])
+        path = next((p for p in (directory / "eval" / name, directory / "cache" / name) if p.exists()), None)
+        if path is None:
+            continue
+        # trafilatura's own decoder (declared charset, then detection), so every extractor gets the same text.
+        html = decode_file(path.read_bytes())
+        with_segments = tuple(str(s) for s in entry.get("with", []) or [])  # type: ignore[attr-defined]
+        without_segments = tuple(str(s) for s in entry.get("without", []) or [])  # type: ignore[attr-defined]
+        pages.append(Page(name, url, html, with_segments=with_segments, without_segments=without_segments))
+    return pages
+
+
+SETS: dict[str, Callable[[Path | None], list[Page]]] = {
+    "scrapinghub": lambda d: load_scrapinghub(d or SCRAPINGHUB),
+    "trafilatura-eval": lambda d: load_trafilatura_eval(d or TRAFILATURA_EVAL),
+}
+
+
+# ------------------------------------------------------------------------------------- extractors
+
+
+# Why the cleaner gave no article, per reason (errors.py), for the run's summary line.
+NO_ARTICLE: Counter[str] = Counter()
+
+
+def cleaner(url: str, html: str) -> Extracted:
     raw = RawArticle(
         url=url or "https://bench.example/page",
         source_id="benchmark",
@@ -95,46 +199,105 @@ def cleaner_body(url: str, html: str) -> str:
     )
     try:
         article = clean_article(raw)
-    except NoArticleError:
-        return ""
-    body = article.paragraphs[: article.body_paragraphs]
-    return PARAGRAPH_SEPARATOR.join(body)
+    except NoArticleError as exc:
+        NO_ARTICLE[f"{type(exc).__name__}:{getattr(exc, 'reason', '-')}"] += 1
+        return "", ""
+    return article.text, PARAGRAPH_SEPARATOR.join(article.paragraphs[: article.body_paragraphs])
 
 
-def trafilatura_body(_url: str, html: str) -> str:
-    return trafilatura.extract(html, include_comments=False) or ""
+def plain_trafilatura(url: str, html: str) -> Extracted:
+    text = (
+        trafilatura.extract(
+            html,
+            url=url or None,
+            include_comments=False,
+            include_tables=True,
+            include_images=False,
+            include_links=False,
+            include_formatting=False,
+        )
+        or ""
+    )
+    return text, text
 
 
-def run(extractors: Mapping[str, Callable[[str, str], str]], pages: Sequence[tuple[str, str, str, str]]) -> list[str]:
-    """Score and time every extractor; they take turns page by page, so a load spike on a shared
-    machine slows both alike instead of whichever happened to run then."""
-    counts: dict[str, list[Counts]] = {name: [] for name in extractors}
-    elapsed = dict.fromkeys(extractors, 0.0)
-    for _page_id, url, html, truth in pages:
-        for name, extract in extractors.items():
-            started = time.perf_counter()
-            predicted = extract(url, html)
-            elapsed[name] += time.perf_counter() - started
-            counts[name].append(page_counts(truth, predicted))
-    lines = []
-    for name in extractors:
-        f1, precision, recall = scores(counts[name])
-        rate = len(pages) / elapsed[name]
-        lines.append(f"{name:<22} F1={f1:.3f}  precision={precision:.3f}  recall={recall:.3f}  {rate:6.1f} pages/s")
+def extractors() -> dict[str, Callable[[str, str], Extracted]]:
+    chosen: dict[str, Callable[[str, str], Extracted]] = {
+        "actorwatch cleaner": cleaner,
+        f"trafilatura {trafilatura.__version__}": plain_trafilatura,
+    }
+    try:
+        import rs_trafilatura  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return chosen
+
+    def rust(url: str, html: str) -> Extracted:
+        text = rs_trafilatura.extract(html, url=url or None).main_content or ""
+        return text, text
+
+    chosen[f"rs-trafilatura {getattr(rs_trafilatura, '__version__', '?')}"] = rust
+    return chosen
+
+
+# ------------------------------------------------------------------------------------------ runs
+
+
+def run(
+    set_name: str,
+    chosen: Mapping[str, Callable[[str, str], Extracted]],
+    pages: Sequence[Page],
+    dump: Path | None = None,
+) -> list[str]:
+    """Score and time every extractor on every page; they take turns page by page."""
+    names = [*chosen, "cleaner body"]
+    counts: dict[str, list[Counts]] = {name: [] for name in names}
+    cpu = dict.fromkeys(chosen, 0.0)
+    score_page = (lambda p, t: page_counts(p.truth, t)) if set_name == "scrapinghub" else segment_counts
+    rows = []
+    for page in pages:
+        row: dict[str, object] = {"page": page.page_id}
+        for name, extract in chosen.items():
+            started = time.process_time()
+            text, body = extract(page.url, page.html)
+            cpu[name] += time.process_time() - started
+            counts[name].append(score_page(page, text))
+            row[name] = counts[name][-1]
+            if extract is cleaner:
+                counts["cleaner body"].append(score_page(page, body))
+        rows.append(row)
+    if dump is not None:
+        dump.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    aggregate = scores if set_name == "scrapinghub" else segment_scores
+    reference = next((cpu[n] for n in chosen if n.startswith("trafilatura")), None)
+    lines = ["| extractor | F1 | precision | recall | pages/s per core | speed vs trafilatura |", "|" + "---|" * 6]
+    for name in names:
+        f1, precision, recall = aggregate(counts[name])
+        if name in cpu:
+            rate = f"{len(pages) / cpu[name]:.1f}"
+            speed = f"{reference / cpu[name]:.2f}x" if reference else "-"
+        else:
+            rate = speed = "(same run)"
+        lines.append(f"| {name} | {f1:.3f} | {precision:.3f} | {recall:.3f} | {rate} | {speed} |")
     return lines
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--set", dest="set_name", choices=sorted(SETS), default="scrapinghub")
     parser.add_argument("--pages", type=int, default=None, help="score only the first N pages (by id)")
+    parser.add_argument("--every", type=int, default=1, help="score every N-th page only (a spread-out sample)")
+    parser.add_argument("--data", type=Path, default=None, help="the set's directory (default: see the docstring)")
+    parser.add_argument("--dump", type=Path, default=None, help="write per-page counts (JSON lines) here")
     args = parser.parse_args(argv)
-    pages = load_pages(args.pages)
-    print(f"{len(pages)} pages, {platform.python_implementation()} {platform.python_version()}, one core")
-    # Warm both up (imports, lazily built tables) so neither pays start-up inside the timed loop.
-    cleaner_body(pages[0][1], pages[0][2])
-    trafilatura_body(pages[0][1], pages[0][2])
-    extractors = {f"trafilatura {trafilatura.__version__}": trafilatura_body, "actorwatch cleaner": cleaner_body}
-    print("\n".join(run(extractors, pages)))
+    pages = SETS[args.set_name](args.data)[:: args.every][: args.pages]
+    chosen = extractors()
+    print(f"{args.set_name}: {len(pages)} pages, {platform.python_implementation()} {platform.python_version()}")
+    # Warm every extractor up (imports, lazily built tables) so none pays start-up inside the timed loop.
+    for extract in chosen.values():
+        extract(pages[0].url, pages[0].html)
+    NO_ARTICLE.clear()
+    print("\n".join(run(args.set_name, chosen, pages, args.dump)))
+    print(f"cleaner gave no article for {NO_ARTICLE.total()} pages: {dict(NO_ARTICLE) or 'none'}")
 
 
 if __name__ == "__main__":

@@ -5,10 +5,27 @@ ledger lives in exactly one partition and two alerter workers never race on one 
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from schemas.base import Contract, CountryCode, Part, UtcDatetime
 from schemas.tagged_article import Evidence, InteractionType, Modality, Sector
+
+
+class Attribution(Part):
+    """Why a contact of someone else counts for the watched actor."""
+
+    rule: Literal["representative", "affiliation"] = Field(
+        description="'representative': a person the actor's watchlist entry lists as its representative; "
+        "'affiliation': a watched person whose `affiliation` is the actor (learned, never alerted on)."
+    )
+    person: str = Field(description="Name of the person who had the contact.")
+
+    def describe(self) -> str:
+        """For the card: 'via representative Mousa Abu Marzouk'."""
+        word = "representative" if self.rule == "representative" else "affiliated member"
+        return f"via {word} {self.person}"
 
 
 class CounterpartContact(Part):
@@ -27,6 +44,9 @@ class CounterpartContact(Part):
     former: bool = Field(
         default=False, description="A former holder of the role: not a current government counterpart, never alerts."
     )
+    attribution: Attribution | None = Field(
+        default=None, description="Set when the contact was someone else's and counts for the actor through a rule."
+    )
 
 
 class ActorObservation(Contract):
@@ -38,6 +58,11 @@ class ActorObservation(Contract):
     source: str
     published_at: UtcDatetime | None = None
     observed_at: UtcDatetime
+    fetched_at: UtcDatetime | None = Field(
+        default=None,
+        description="When the article was fetched (the raw article's fetched_at), carried for the alerter's "
+        "fetch-to-alert latency.",
+    )
     contacts: list[CounterpartContact] = Field(default_factory=list)
     story_id: str | None = Field(default=None, description="Story cluster of the article (syndicated copies share it).")
     story_publishers: int = Field(default=1, ge=1, description="Distinct publishers of the story so far.")

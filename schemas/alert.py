@@ -30,6 +30,11 @@ class AlertCounterpart(Part):
         default=None, description="Hash of (actor, counterpart, level): the idempotency key of this finding."
     )
     why: str | None = Field(default=None, description="Why this level: what was already known about the country.")
+    via: str | None = Field(
+        default=None,
+        description="Which watchlist rule attributed someone else's contact to the actor, e.g. "
+        "'via representative Mousa Abu Marzouk'.",
+    )
 
 
 class Alert(Contract):

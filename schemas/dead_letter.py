@@ -26,3 +26,18 @@ class DeadLetter(Contract):
     partition: int
     offset: int
     failed_at: UtcDatetime
+
+
+class DeadLetterReplay(Contract):
+    """Topic `<dead-letters>-replayed` (compacted, keyed by letter id): `actorwatch dlq replay` sent the
+    letter's original back to its input topic. Written after the broker acknowledged the original."""
+
+    letter_id: str = Field(description="'<partition>-<offset>' of the letter in the dead-letter topic.")
+    letter_sha256: str = Field(
+        description="Hex SHA-256 of the letter's record value: a letter at the same place in a re-created "
+        "dead-letter topic is another letter, not yet replayed."
+    )
+    topic: str = Field(description="Input topic the original went back to.")
+    partition: int = Field(ge=0)
+    offset: int = Field(ge=0, description="Offset of the replayed original in `topic`.")
+    replayed_at: UtcDatetime

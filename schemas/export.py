@@ -14,8 +14,9 @@ from schemas.actor_observation import ActorObservation
 from schemas.alert import Alert
 from schemas.base import Contract
 from schemas.clean_article import CleanArticle
-from schemas.dead_letter import DeadLetter
+from schemas.dead_letter import DeadLetter, DeadLetterReplay
 from schemas.delivery import QueuedAlert
+from schemas.feedback import AlertFeedback
 from schemas.raw_article import RawArticle
 from schemas.source import SourceUpdate
 from schemas.story_candidate import StoryCandidate
@@ -34,7 +35,9 @@ CONTRACTS: dict[str, type[Contract]] = {
     "actor_observation": ActorObservation,
     "alert": Alert,
     "dead_letter": DeadLetter,
+    "dead_letter_replay": DeadLetterReplay,
     "queued_alert": QueuedAlert,
+    "alert_feedback": AlertFeedback,
     "watchlist_entry": WatchlistEntry,
     "watchlist_update": WatchlistUpdate,
     "source_update": SourceUpdate,

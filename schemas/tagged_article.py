@@ -97,6 +97,11 @@ class Entity(Part):
     sector: Sector = Sector.UNKNOWN
     role: str | None = Field(default=None, description="Role title, e.g. 'Deputy Foreign Minister'.")
     actor_id: str | None = Field(default=None, description="Watchlist actor id when this is a watched actor.")
+    represents: str | None = Field(
+        default=None,
+        description="Watchlist actor id of the organisation this person is a listed representative of "
+        "(the person is not watched in their own right).",
+    )
     refers_to: str | None = Field(default=None, description="Id of the earlier mention this one resolves to.")
     kb_id: str | None = Field(
         default=None, description="Office-holder knowledge-base id when the person was linked to a record."

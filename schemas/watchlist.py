@@ -10,6 +10,9 @@ from schemas.base import Contract, CountryCode, Part
 from schemas.tagged_article import EntityKind, InteractionType, Sector
 
 ModalityHandling = Literal["mark", "suppress"]
+# What an official of a `known_counterpart_countries` country is: a NEW_COUNTERPART finding when the person is
+# new for the actor ("counterpart", the default), or nobody worth an alert ("mute": the whole country muted).
+KnownCountryHandling = Literal["counterpart", "mute"]
 
 
 class RuleConfig(Part):
@@ -32,6 +35,35 @@ class RuleConfig(Part):
         le=3650,
         description="RENEWED alert when a counterpart reappears after N days; off if unset.",
     )
+    known_countries: KnownCountryHandling | None = Field(
+        default=None,
+        description="Officials of `known_counterpart_countries`: 'counterpart' (default: a new one is a "
+        "NEW_COUNTERPART finding) or 'mute' (never alert on that country).",
+    )
+
+
+class KnownCounterpart(Part):
+    """A person already known as a counterpart of the actor; matched like ledger records (spelling variants,
+    surname alone when only one known person of that country has it)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, description="Name as the news writes it, e.g. 'Sergei Lavrov'.")
+    aliases: list[str] = Field(default_factory=list, description="Other spellings or names of the same person.")
+    country: CountryCode | None = Field(
+        default=None, description="The counterpart's country; also makes that country known for the actor."
+    )
+    role: str | None = Field(default=None, description="Role, for the ledger and `ledger show` (informative).")
+
+
+class Representative(Part):
+    """A person whose contacts count for the organisation when the person is not watched in their own right."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, description="Name as the news writes it, e.g. 'Mousa Abu Marzouk'.")
+    aliases: list[str] = Field(default_factory=list, description="Other names the news uses.")
+    role: str | None = Field(default=None, description="e.g. 'political bureau member', 'chief negotiator'.")
 
 
 class WatchlistEntry(Contract):
@@ -45,11 +77,27 @@ class WatchlistEntry(Contract):
     home_country: CountryCode = Field(description="Counterparts from this country are not foreign.")
     sector: Sector = Sector.UNKNOWN
     role: str | None = None
-    affiliation: str | None = Field(default=None, description="actor_id of the group a person leads or belongs to.")
-    known_counterpart_countries: list[CountryCode] = Field(
-        default_factory=list, description="Countries whose officials are already known counterparts."
+    affiliation: str | None = Field(
+        default=None,
+        description="actor_id of the watched group a person leads or belongs to: the group's ledger also learns "
+        "the person's counterparts (no alert for the group from them).",
     )
-    known_counterparts: list[str] = Field(
-        default_factory=list, description="Canonical names of counterparts already known."
+    known_counterpart_countries: list[CountryCode] = Field(
+        default_factory=list,
+        description="Countries already known as counterparts: their officials never raise NEW_COUNTRY (see the "
+        "rule `known_countries`).",
+    )
+    known_counterparts: list[str | KnownCounterpart] = Field(
+        default_factory=list,
+        description="Counterparts already known: a name ('Sergei Lavrov'), an id ('RUS:sergei lavrov', "
+        "'kb:<id>') or {name, aliases, country, role}.",
+    )
+    representatives: list[Representative] = Field(
+        default_factory=list,
+        description="People whose contacts count for this actor (spokesmen, negotiators) when not watched themselves.",
+    )
+    not_this_actor: list[str] = Field(
+        default_factory=list,
+        description="Longer names that contain an alias but are someone else ('Saddam Haftar' for 'Haftar').",
     )
     rules: RuleConfig | None = Field(default=None, description="Per-actor alert rules (over the file defaults).")

@@ -6,9 +6,10 @@
     actorwatch ingest PATH...     publish local files or folders as raw articles (backfill)
     actorwatch topics create      create the topics with their partition counts
     actorwatch broker start|stop|status   the local broker (deploy/kafka)
+    actorwatch dlq list|show|replay       dead letters (services/dlq_commands.py)
 
 Configuration comes from ACTORWATCH_* environment variables (services/settings.py). Errors in
-configuration or input print one line and exit non-zero."""
+configuration or input print one line and exit non-zero: the exit codes are in services/runtime/cli_support.py."""
 
 from __future__ import annotations
 
@@ -20,57 +21,24 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
+from typing import TYPE_CHECKING, NoReturn
 
-from pydantic import ValidationError
-from pydantic_settings import SettingsError
-
+from services.runtime.cli_support import (
+    EXIT_CONFIG,
+    EXIT_RUNTIME,
+    CliError,
+    ensure_topics,
+    load_config,
+    load_settings,
+    resolve_bootstrap,
+)
+from services.runtime.kafka_security import KafkaSecurityError
 from services.settings import SERVICES, Settings
 
 if TYPE_CHECKING:
-    from services.runtime.compacted import Decoder
-
-EXIT_CONFIG = 2
-EXIT_RUNTIME = 1
-
-
-class CliError(Exception):
-    """A problem the user can fix; printed as one line."""
-
-    def __init__(self, message: str, code: int = EXIT_RUNTIME) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except SettingsError as exc:
-        raise CliError(f"configuration error: {str(exc).splitlines()[0]}", EXIT_CONFIG) from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        # The value itself is not echoed: it may be a secret.
-        raise CliError(f"configuration error: ACTORWATCH_{field.upper()}: {first['msg']}", EXIT_CONFIG) from exc
-
-
-def resolve_bootstrap(settings: Settings, *, start_local: bool) -> tuple[str, bool]:
-    """The configured bootstrap address, or the local broker's (started when asked). Returns (address, started)."""
-    if settings.bootstrap_servers:
-        return settings.bootstrap_servers, False
-    from services.runtime import local_broker
-    from services.runtime.kafka_admin import BrokerUnavailable
-
-    if not start_local:
-        return f"127.0.0.1:{settings.local_kafka_port}", False
-    was_running = local_broker.is_running(settings.local_kafka_port)
-    try:
-        address = local_broker.start(settings.local_kafka_port)
-    except BrokerUnavailable as exc:
-        raise CliError(str(exc)) from exc
-    return address, not was_running
+    from schemas.raw_article import RawArticle
 
 
 def check_files(settings: Settings, service: str) -> None:
@@ -97,72 +65,6 @@ def check_files(settings: Settings, service: str) -> None:
         from services.fetcher.sources import SourcesError, load_sources
 
         load_config(load_sources, settings.sources_path, SourcesError)
-
-
-def ensure_topics(settings: Settings, bootstrap: str, *, wait_for_groups: bool = False) -> None:
-    from services.runtime.kafka_admin import BrokerUnavailable, wait_for_group_coordinator
-    from services.runtime.kafka_admin import ensure_topics as create
-
-    async def prepare() -> None:
-        await create(settings, bootstrap)
-        if wait_for_groups:
-            await wait_for_group_coordinator(bootstrap, settings.topic_raw)
-
-    try:
-        asyncio.run(prepare())
-    except BrokerUnavailable as exc:
-        raise CliError(str(exc)) from exc
-
-
-# --- helpers for the stage commands (services/<stage>/commands.py) -----------------------------------
-
-T = TypeVar("T")
-UpdateT = TypeVar("UpdateT")
-UpdateT_contra = TypeVar("UpdateT_contra", contravariant=True)
-
-
-class FoldedState(Protocol[UpdateT_contra]):
-    """A configuration seeded from its file that a compacted topic's updates replace (WatchlistState,
-    SourcesState)."""
-
-    def apply(self, updates: Iterable[UpdateT_contra]) -> bool: ...
-
-
-StateT = TypeVar("StateT", bound=FoldedState[Any])
-
-
-def run_async(coroutine: Awaitable[T]) -> T:
-    """Run a coroutine to its end; a broker that cannot be reached is a one-line CliError."""
-    from services.runtime.kafka_admin import BrokerUnavailable
-
-    async def wrapped() -> T:  # asyncio.run takes a coroutine, not any awaitable
-        return await coroutine
-
-    try:
-        return asyncio.run(wrapped())
-    except BrokerUnavailable as exc:
-        raise CliError(str(exc)) from exc
-
-
-def load_config(load: Callable[[Path], T], path: Path, error: type[Exception]) -> T:
-    """`load(path)`; its `error`, whose message names the file and the problem, is a one-line CliError."""
-    try:
-        return load(path)
-    except error as exc:
-        raise CliError(str(exc), EXIT_CONFIG) from exc
-
-
-def read_config_topic(
-    bootstrap: str, topic: str, decode: Decoder[UpdateT], seeded: Callable[[], StateT]
-) -> tuple[StateT, bool]:
-    """(the state `seeded` makes from the file, with the compacted topic's updates folded in; whether the
-    topic had any content). The topic is read before the file, so a broker problem is reported first."""
-    from services.runtime.kafka_read import read_updates
-
-    updates = run_async(read_updates(bootstrap, topic, decode))
-    state = seeded()
-    state.apply(updates)
-    return state, bool(updates)
 
 
 # --- commands ---------------------------------------------------------------------------------------
@@ -229,28 +131,42 @@ def cmd_broker(args: argparse.Namespace) -> int:
     else:
         running = local_broker.is_running(port)
         print(f"running 127.0.0.1:{port}" if running else "stopped")
-        return 0 if running else 3
+        return 0 if running else EXIT_RUNTIME
     return 0
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     settings = load_settings()
+    # The inputs first: a missing file is the same usage error (exit 2) with or without a broker.
+    articles = _read_articles(args.paths, args.source_id)
     bootstrap, _ = resolve_bootstrap(settings, start_local=False)
     ensure_topics(settings, bootstrap)
-    count = _ingest(settings, bootstrap, args.paths, args.source_id)
+    count = _ingest(settings, bootstrap, articles)
     print(f"published {count} raw article(s) to {settings.topic_raw} on {bootstrap}")
     return 0
 
 
-def _ingest(settings: Settings, bootstrap: str, paths: Sequence[Path], source_id: str) -> int:
-    from services.fetcher.bound import bound_raw
+def _read_articles(paths: Sequence[Path], source_id: str) -> list[RawArticle]:
+    """Every input as a raw article; '-' is stdin, read in its place among the paths."""
+    from services.fetcher.commands import stdin_article
     from services.fetcher.files import IngestError, raw_articles_from_paths
-    from services.runtime.kafka_admin import BrokerUnavailable, publish
 
     try:
-        articles = list(raw_articles_from_paths(paths, source_id=source_id))
+        return [
+            article
+            for path in paths
+            for article in (
+                [stdin_article(source_id)] if str(path) == "-" else raw_articles_from_paths([path], source_id=source_id)
+            )
+        ]
     except IngestError as exc:
         raise CliError(str(exc), EXIT_CONFIG) from exc
+
+
+def _ingest(settings: Settings, bootstrap: str, articles: Sequence[RawArticle]) -> int:
+    from services.fetcher.bound import bound_raw
+    from services.runtime.kafka_admin import BrokerUnavailable, publish
+
     try:
         bounded = (bound_raw(a, settings.output_limit_bytes()) for a in articles)
         return asyncio.run(publish(bootstrap, settings.topic_raw, ((a.url.encode(), a) for a in bounded)))
@@ -266,10 +182,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         ensure_topics(settings, bootstrap, wait_for_groups=True)
         print(f"actorwatch: Kafka at {bootstrap}; starting {', '.join(SERVICES)}", flush=True)
+        from services.runtime.health import run_announcing
         from services.supervisor import Supervisor
 
         supervisor = Supervisor(settings, bootstrap, SERVICES, child_env={})
-        return asyncio.run(supervisor.run())
+        # One "<service> ready, metrics on <url>" line per service once its /readyz answers.
+        ports = {service: settings.metrics_port(service) for service in SERVICES}
+        return asyncio.run(run_announcing(supervisor.run(), settings.metrics_host, ports))
     finally:
         if started:
             _stop_broker(settings)
@@ -319,6 +238,7 @@ def _stop_broker(settings: Settings) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="actorwatch", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"actorwatch {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run one service in this process")
@@ -333,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=cmd_demo)
 
     ingest = commands.add_parser("ingest", help="publish local files or folders as raw articles")
-    ingest.add_argument("paths", nargs="+", type=Path)
+    ingest.add_argument("paths", nargs="+", type=Path, help="files or folders; '-' reads one article from stdin")
     ingest.add_argument("--source-id", default="ingest", help="source id the articles carry (default: ingest)")
     ingest.set_defaults(handler=cmd_ingest)
 
@@ -346,14 +266,26 @@ def build_parser() -> argparse.ArgumentParser:
     broker.set_defaults(handler=cmd_broker)
 
     # Each stage adds its own subcommands (e.g. `tag`, `extract`) from services/<stage>/commands.py.
+    from services import dlq_commands
     from services.alerter import commands as alerter_commands
+    from services.alerter import feedback_commands
     from services.cleaner import commands as cleaner_commands
     from services.fetcher import commands as fetcher_commands
     from services.tagger import commands as tagger_commands
 
-    for stage_commands in (fetcher_commands, cleaner_commands, tagger_commands, alerter_commands):
+    stages = (fetcher_commands, cleaner_commands, tagger_commands, alerter_commands, feedback_commands, dlq_commands)
+    for stage_commands in stages:
         stage_commands.register(commands)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("actorwatch")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
@@ -364,19 +296,28 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         code = args.handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, where it is handled, not in the interpreter's last flush
     except CliError as exc:
         print(f"actorwatch: {exc}", file=sys.stderr)
         code = exc.code
+    except KafkaSecurityError as exc:  # TLS files that exist but cannot be loaded (found when first used)
+        print(f"actorwatch: configuration error: {exc}", file=sys.stderr)
+        code = EXIT_CONFIG
     except KeyboardInterrupt:
         code = 130
+    except BrokenPipeError:
+        # The reader went away (`actorwatch alerts tail | head`): end quietly. stdout goes to devnull so that
+        # the interpreter's final flush does not fail again (the Python docs' recipe for SIGPIPE).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = EXIT_RUNTIME
     with contextlib.suppress(Exception):
         signal.signal(signal.SIGINT, signal.SIG_DFL)
     sys.exit(code)
 
 
 if __name__ == "__main__":
-    # Run the imported module's main, not this __main__ copy: stage commands raise services.cli.CliError,
-    # which must be the class that main() catches.
+    # Run the imported module's main, not this __main__ copy (one set of module globals for the whole run).
     from services.cli import main as imported_main
 
     imported_main()

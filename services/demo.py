@@ -12,6 +12,7 @@ from schemas.alert import Alert
 from services.alerter.readable import alert_as_text
 from services.fetcher.files import raw_articles_from_paths
 from services.runtime.kafka_admin import publish
+from services.runtime.kafka_security import client_options
 from services.settings import SERVICES, Settings
 from services.supervisor import Supervisor
 
@@ -29,6 +30,7 @@ async def run_demo(settings: Settings, bootstrap: str, *, began: float, max_aler
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="latest",
+        **client_options(),
     )
     await consumer.start()
     try:

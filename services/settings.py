@@ -8,15 +8,24 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BUNDLED_DATA = Path(__file__).resolve().parent / "demo_data"
 _HOST_PORT = re.compile(r"^[A-Za-z0-9_.\-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$")
 
 SERVICES = ("fetcher", "cleaner", "tagger", "alerter")
+
+# The Kafka security settings that go together (checked with ACTORWATCH_SECURITY_PROTOCOL).
+_SASL_VARIABLES = ("ACTORWATCH_SASL_MECHANISM", "ACTORWATCH_SASL_USERNAME", "ACTORWATCH_SASL_PASSWORD")
+_TLS_VARIABLES = (
+    "ACTORWATCH_SSL_CAFILE",
+    "ACTORWATCH_SSL_CERTFILE",
+    "ACTORWATCH_SSL_KEYFILE",
+    "ACTORWATCH_SSL_PASSWORD",
+)
 
 
 def _split_list(value: object, what: str) -> object:
@@ -69,6 +78,15 @@ class Settings(BaseSettings):
         default="watchlist", description="Watched actors, compacted, keyed by actor id: the running truth."
     )
     topic_sources: str = Field(default="sources", description="Sources, compacted, keyed by source id.")
+    topic_feedback: str = Field(
+        default="feedback",
+        description="Analysts' verdicts on alerts (`actorwatch feedback`), compacted, keyed by feedback id. "
+        "Env ACTORWATCH_TOPIC_FEEDBACK.",
+    )
+    topic_feedback_by_actor: str = Field(
+        default="feedback-by-actor",
+        description="Verdicts re-keyed by actor id, so each reaches its actor's ledger partition (alerter internal).",
+    )
     topic_partitions: int = Field(default=3, ge=1, le=1000, description="Partitions per topic. Default 3.")
     topic_replication_factor: int = Field(default=1, ge=1, le=10, description="Replicas per topic. Default 1.")
 
@@ -84,6 +102,98 @@ class Settings(BaseSettings):
         "changelog's tail) or 'memory://' (rebuilt from the whole changelog at every start). Default "
         "'rocksdb://'. Env ACTORWATCH_TABLE_STORE.",
     )
+
+    # --- Kafka security (issue 12): TLS and SASL for every client (aiokafka and Faust) ---------------------
+    # Named after the Kafka clients' own security.protocol, ssl.* and sasl.* options. Turned into client
+    # options by services/runtime/kafka_security.py; the passwords are secrets and never logged.
+    ssl_cafile: Path | None = Field(
+        default=None,
+        description="PEM file of the CA certificates the brokers' certificates are checked against; unset: the "
+        "system's CAs. SSL and SASL_SSL only. Env ACTORWATCH_SSL_CAFILE.",
+    )
+    ssl_certfile: Path | None = Field(
+        default=None,
+        description="PEM client certificate (chain), for brokers that require one (mutual TLS); may hold the key "
+        "too. Env ACTORWATCH_SSL_CERTFILE.",
+    )
+    ssl_keyfile: Path | None = Field(
+        default=None,
+        description="PEM private key of the client certificate, if not in ACTORWATCH_SSL_CERTFILE. "
+        "Env ACTORWATCH_SSL_KEYFILE.",
+    )
+    ssl_password: SecretStr | None = Field(
+        default=None,
+        description="Password of an encrypted client key. Secret: never logged. Env ACTORWATCH_SSL_PASSWORD.",
+    )
+    ssl_check_hostname: bool = Field(
+        default=True,
+        description="Check that the broker's certificate names the address connected to. false still checks "
+        "the certificate's chain. Default true. Env ACTORWATCH_SSL_CHECK_HOSTNAME.",
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None,
+        description="SASL mechanism for SASL_PLAINTEXT and SASL_SSL: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 "
+        "(case-insensitive). Env ACTORWATCH_SASL_MECHANISM.",
+    )
+    sasl_username: str | None = Field(default=None, description="SASL user name. Env ACTORWATCH_SASL_USERNAME.")
+    sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password. Secret: never logged. Env ACTORWATCH_SASL_PASSWORD."
+    )
+
+    # Last of the block: its validator checks it against the settings above (all validated by then).
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        validate_default=True,  # the checks below run for the default too (SASL settings without SASL_)
+        description="How every client talks to the brokers: PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL "
+        "(SASL over TLS). Case-insensitive. Anything but PLAINTEXT needs ACTORWATCH_BOOTSTRAP_SERVERS (the local "
+        "broker is PLAINTEXT). Default PLAINTEXT. Env ACTORWATCH_SECURITY_PROTOCOL.",
+    )
+
+    @field_validator("security_protocol", "sasl_mechanism", mode="before")
+    @classmethod
+    def _upper_case_names(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str):
+            # An empty variable is an unset one.
+            return value.strip().upper() or ("PLAINTEXT" if info.field_name == "security_protocol" else None)
+        return value
+
+    @field_validator("ssl_cafile", "ssl_certfile", "ssl_keyfile", "sasl_username", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip() == "" else value
+
+    @field_validator("ssl_cafile", "ssl_certfile", "ssl_keyfile")
+    @classmethod
+    def _check_tls_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @field_validator("security_protocol")
+    @classmethod
+    def _check_kafka_security(cls, protocol: str, info: ValidationInfo) -> str:
+        given = info.data
+        sasl = {name: given.get(name.removeprefix("ACTORWATCH_").lower()) for name in _SASL_VARIABLES}
+        tls = {name: given.get(name.removeprefix("ACTORWATCH_").lower()) for name in _TLS_VARIABLES}
+        secret = sasl["ACTORWATCH_SASL_PASSWORD"]
+        if isinstance(secret, SecretStr) and not secret.get_secret_value():
+            sasl["ACTORWATCH_SASL_PASSWORD"] = None  # an empty password is none
+        if protocol.startswith("SASL_"):
+            missing = [name for name, value in sasl.items() if not value]
+            if missing:
+                raise ValueError(f"{protocol} needs {', '.join(missing)}")
+        elif set_sasl := [name for name, value in sasl.items() if value]:
+            # Credentials given with a protocol that never sends them: most likely a forgotten SASL_ prefix.
+            raise ValueError(f"{', '.join(set_sasl)} set, but {protocol} does not use SASL (SASL_SSL does)")
+        if protocol not in ("SSL", "SASL_SSL") and (set_tls := [name for name, value in tls.items() if value]):
+            raise ValueError(f"{', '.join(set_tls)} set, but {protocol} does not use TLS (SSL or SASL_SSL do)")
+        if (tls["ACTORWATCH_SSL_KEYFILE"] or tls["ACTORWATCH_SSL_PASSWORD"]) and not tls["ACTORWATCH_SSL_CERTFILE"]:
+            raise ValueError("ACTORWATCH_SSL_KEYFILE and ACTORWATCH_SSL_PASSWORD need ACTORWATCH_SSL_CERTFILE")
+        if protocol != "PLAINTEXT" and not given.get("bootstrap_servers"):
+            raise ValueError(f"{protocol} needs ACTORWATCH_BOOTSTRAP_SERVERS (the local broker is PLAINTEXT)")
+        return protocol
+
+    # --- end of Kafka security ----------------------------------------------------------------------------
 
     # --- delivery guarantees and recovery (issue 10) ---
     max_message_bytes: int = Field(
@@ -180,11 +290,11 @@ class Settings(BaseSettings):
     log_level: str = Field(default="info", pattern=r"^(debug|info|warn|error|crit)$")
 
     # --- fetcher settings (issue 5) ---
-    fetch_allow_networks: list[str] = Field(
+    fetch_allow_networks: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         max_length=100,
         description="Networks the fetcher may connect to although they are private, loopback, link-local... "
-        "(JSON list of CIDRs, e.g. '[\"127.0.0.0/8\"]'). Empty: only public addresses. "
+        "(CIDRs, comma-separated or a JSON list, e.g. '127.0.0.0/8,10.0.0.0/8'). Empty: only public addresses. "
         "Env ACTORWATCH_FETCH_ALLOW_NETWORKS.",
     )
     fetch_connect_timeout_s: float = Field(
@@ -257,6 +367,11 @@ class Settings(BaseSettings):
         description="Article URLs taken from a sitemap per poll, newest first. Env ACTORWATCH_FETCH_SITEMAP_MAX_URLS.",
     )
 
+    @field_validator("fetch_allow_networks", mode="before")
+    @classmethod
+    def _split_allow_networks(cls, value: object) -> object:
+        return _split_list(value, "networks")
+
     @field_validator("fetch_allow_networks")
     @classmethod
     def _check_allow_networks(cls, value: list[str]) -> list[str]:
@@ -281,6 +396,15 @@ class Settings(BaseSettings):
         le=1_000_000,
         description="Distinct recent articles the cleaner remembers for duplicate and story detection (oldest "
         "forgotten first; one changelog row each). Env ACTORWATCH_CLEANER_STORY_CAPACITY.",
+    )
+    cleaner_appended_captions: int = Field(
+        default=1,
+        ge=0,
+        le=20,
+        description="Image captions appended to an article's text after its body (only captions that name "
+        "someone or something the body does not, within a tenth of the body's words), so the tagger reads "
+        "them; every one costs article-text F1 on the public benchmarks. 0: captions stay in `captions` only. "
+        "Default 1. Env ACTORWATCH_CLEANER_APPENDED_CAPTIONS.",
     )
 
     # --- tagger settings (issues 3 and 9) ---
@@ -319,7 +443,15 @@ class Settings(BaseSettings):
         default=30.0,
         gt=0,
         le=3600,
-        description="Longest wait between tries, Retry-After capped to it. Env ACTORWATCH_WEBHOOK_MAX_DELAY_S.",
+        description="Longest backoff between tries (a Retry-After has its own cap). "
+        "Env ACTORWATCH_WEBHOOK_MAX_DELAY_S.",
+    )
+    webhook_retry_after_cap_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=86_400,
+        description="Longest wait a webhook's Retry-After (429/503) is honoured for; a longer one waits this "
+        "long, then tries again. Env ACTORWATCH_WEBHOOK_RETRY_AFTER_CAP_S.",
     )
     watchlist_live: bool = Field(
         default=True,
@@ -347,6 +479,25 @@ class Settings(BaseSettings):
             if not _HOST_PORT.match(part.strip()):
                 raise ValueError(f"bootstrap server {part.strip()!r} is not host:port")
         return ",".join(p.strip() for p in value.split(","))
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _check_bootstrap_ports(cls, value: str | None) -> str | None:
+        # The pattern admits five digits: 99999 would reach the socket as an OverflowError.
+        for part in (value or "").split(","):
+            port = part.rpartition(":")[2]
+            if part and not 1 <= int(port) <= 65535:
+                raise ValueError(f"bootstrap server {part!r}: port {port} is not in 1-65535")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _fold_log_level(cls, value: object) -> object:
+        # INFO, Warning, critical...: the names people type, folded to the ones the pattern takes.
+        if not isinstance(value, str):
+            return value
+        folded = value.strip().lower()
+        return {"warning": "warn", "critical": "crit", "fatal": "crit"}.get(folded, folded)
 
     @model_validator(mode="after")
     def _check_limits(self) -> Settings:
@@ -378,6 +529,8 @@ class Settings(BaseSettings):
             self.topic_dead_letters,
             self.topic_watchlist,
             self.topic_sources,
+            self.topic_feedback,
+            self.topic_feedback_by_actor,
         ]
 
     def webhook_target_ids(self) -> list[str]:
@@ -393,4 +546,4 @@ class Settings(BaseSettings):
 
     def compacted_topics(self) -> set[str]:
         """Topics that hold the latest value per key (cleanup.policy=compact) rather than a history."""
-        return {self.topic_watchlist, self.topic_sources}
+        return {self.topic_watchlist, self.topic_sources, self.topic_feedback}

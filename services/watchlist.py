@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 from pydantic import ValidationError
 
-from schemas.base import utc_now
+from schemas.base import Contract, utc_now
 from schemas.watchlist import RuleConfig, WatchlistEntry
 from schemas.watchlist_update import WatchlistUpdate
 from services.runtime.compacted import Rejected, follow_compacted
+from services.runtime.step import Handler, KafkaMessage, Outgoing
 
 log = logging.getLogger("actorwatch.watchlist")
+T = TypeVar("T", bound=Contract)
 
 DEFAULTS_KEY = "_defaults"
 
@@ -37,8 +40,13 @@ class Watchlist:
 
 
 def _first_error(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    return f"field {'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    # In a union (a known counterpart is a name or a mapping) the "not a string" error of the other branch
+    # says nothing useful; the mapping's own error (a misspelt key) is what the analyst must fix.
+    errors = sorted(exc.errors(), key=lambda e: e["type"] == "string_type")
+    first = errors[0]
+    # Union branches appear in the location as type names ('KnownCounterpart'); they are not keys.
+    where = ".".join(str(p) for p in first["loc"] if not (isinstance(p, str) and p[:1].isupper()) and p != "str")
+    return f"field {where}: {first['msg']}"
 
 
 _FILE_KEYS = {"actors", "defaults"}
@@ -53,11 +61,34 @@ def country_problem(entry: WatchlistEntry) -> str | None:
     fields = [
         ("home_country", [entry.home_country]),
         ("known_counterpart_countries", entry.known_counterpart_countries),
+        (
+            "known_counterparts.country",
+            [k.country for k in entry.known_counterparts if not isinstance(k, str) and k.country is not None],
+        ),
     ]
     for name, codes in fields:
         unknown = [c for c in codes if c not in known]
         if unknown:
             return f"field {name}: unknown country code {', '.join(unknown)} (ISO 3166-1 alpha-3, e.g. 'IRQ')"
+    own = {_casefolded(n) for n in (entry.name, *entry.aliases)}
+    clash = [n for n in entry.not_this_actor if _casefolded(n) in own]
+    if clash:
+        return f"field not_this_actor: {clash[0]!r} is one of the actor's own names"
+    return None
+
+
+def _casefolded(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def affiliation_problem(entry: WatchlistEntry, actor_ids: Iterable[str]) -> str | None:
+    """Why an entry's `affiliation` cannot be used: it must be another watched actor's id."""
+    if entry.affiliation is None:
+        return None
+    if entry.affiliation == entry.actor_id:
+        return "field affiliation: an actor cannot be its own affiliation"
+    if entry.affiliation not in set(actor_ids):
+        return f"field affiliation: {entry.affiliation!r} is not an actor_id on the watchlist"
     return None
 
 
@@ -94,6 +125,10 @@ def load_watchlist_file(path: Path) -> Watchlist:
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise WatchlistError(f"watchlist {path}: duplicate actor_id {', '.join(duplicates)}")
+    for index, entry in enumerate(entries):
+        problem = affiliation_problem(entry, ids)
+        if problem is not None:
+            raise WatchlistError(f"watchlist {path}: actor #{index + 1} ({entry.actor_id}) {problem}")
     raw_defaults = document.get("defaults") or {}
     if not isinstance(raw_defaults, dict):
         raise WatchlistError(f"watchlist {path}: 'defaults:' must be a mapping")
@@ -181,6 +216,19 @@ def rejection_reason(value: bytes) -> str:
         return f"not a valid WatchlistUpdate: {_first_error(exc)}"
     problem = country_problem(update.entry) if update.entry is not None else None
     return f"not a valid WatchlistUpdate: {problem}" if problem else "not a valid WatchlistUpdate"
+
+
+def after_watchlist(ready: asyncio.Event, handler: Handler[T]) -> Handler[T]:
+    """`handler`, holding each message until the live watchlist has been read once: at start-up the first
+    articles were otherwise read against the file's watchlist while the topic said otherwise (an actor added
+    with `watch add` missed, a removed one alerted on)."""
+
+    async def handle(value: T, message: KafkaMessage) -> Sequence[Outgoing]:
+        if not ready.is_set():
+            await ready.wait()
+        return await handler(value, message)
+
+    return handle
 
 
 async def follow_watchlist(

@@ -9,6 +9,10 @@
 #   ACTORWATCH_KAFKA_PORT      client port (default 9092); the controller listens on PORT+1
 #   ACTORWATCH_KAFKA_RUNTIME   folder for jars, data, logs and the pid file (default deploy/kafka/.runtime)
 #   ACTORWATCH_KAFKA_HEAP      JVM heap (default 768m; kept at or under 1g)
+#   ACTORWATCH_KAFKA_EXTRA_CONFIG  a properties file appended last to the broker's config (its keys win), e.g.
+#                                  extra SSL/SASL listeners; unset by default
+#   ACTORWATCH_KAFKA_FORMAT_ARGS   extra words for the one-time storage format, e.g.
+#                                  "--add-scram SCRAM-SHA-256=[name=alice,password=...]"; unset by default
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -38,7 +42,7 @@ resolve_jars() {
   command -v mvn >/dev/null || die "Maven (mvn) is required to resolve Kafka from Maven Central"
   echo "kafka.sh: resolving Apache Kafka from Maven Central into $libs" >&2
   mkdir -p "$libs"
-  mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies -DoutputDirectory="$libs" >&2 \
+  mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies -Dkafka.libs="$libs" >&2 \
     || die "could not resolve Kafka jars with Maven"
   touch "$libs/.complete"
 }
@@ -62,6 +66,12 @@ write_config() {
     echo "listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port"
     echo "advertised.listeners=PLAINTEXT://127.0.0.1:$port"
     echo "log.dirs=$data"
+    if [[ -n "${ACTORWATCH_KAFKA_EXTRA_CONFIG:-}" ]]; then
+      [[ -f "$ACTORWATCH_KAFKA_EXTRA_CONFIG" ]] || die "ACTORWATCH_KAFKA_EXTRA_CONFIG: no file $ACTORWATCH_KAFKA_EXTRA_CONFIG"
+      echo
+      echo "# --- appended from ACTORWATCH_KAFKA_EXTRA_CONFIG ---"
+      cat "$ACTORWATCH_KAFKA_EXTRA_CONFIG"
+    fi
   } > "$config"
 }
 
@@ -79,8 +89,12 @@ start() {
   if [[ ! -f "$data/meta.properties" ]]; then
     local cluster_id
     cluster_id="$("$java" -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)"
+    # Split on whitespace only: read -a does not glob the brackets of --add-scram values.
+    local -a format_args=()
+    read -r -a format_args <<< "${ACTORWATCH_KAFKA_FORMAT_ARGS:-}"
     "$java" -Dkafka.logs.dir="$logs" -Dlog4j2.configurationFile="$here/log4j2.properties" \
-      -cp "$cp" kafka.tools.StorageTool format -t "$cluster_id" -c "$config" >"$logs/format.log" 2>&1 \
+      -cp "$cp" kafka.tools.StorageTool format -t "$cluster_id" -c "$config" "${format_args[@]}" \
+      >"$logs/format.log" 2>&1 \
       || die "formatting storage failed; see $logs/format.log"
   fi
   nohup "$java" -Xms256m -Xmx"$heap" -XX:+UseG1GC -Djava.awt.headless=true \

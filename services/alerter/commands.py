@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from schemas.alert import Alert
 from schemas.base import utc_now
 from schemas.tagged_article import EntityKind, Sector, TaggedArticle
-from schemas.watchlist import WatchlistEntry
+from schemas.watchlist import Representative, WatchlistEntry
 from schemas.watchlist_update import WatchlistUpdate
 from services.settings import Settings
 
@@ -35,19 +35,19 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _broker(settings: Settings) -> str:
-    from services.cli import resolve_bootstrap
+    from services.runtime.cli_support import resolve_bootstrap
 
     return resolve_bootstrap(settings, start_local=False)[0]
 
 
 def _run(coroutine: Awaitable[T]) -> T:
-    from services.cli import run_async
+    from services.runtime.cli_support import run_async
 
     return run_async(coroutine)
 
 
 def _settings_and_broker(*, create_topics: bool = True) -> tuple[Settings, str]:
-    from services.cli import ensure_topics, load_settings
+    from services.runtime.cli_support import ensure_topics, load_settings
 
     settings = load_settings()
     bootstrap = _broker(settings)
@@ -60,7 +60,7 @@ def _settings_and_broker(*, create_topics: bool = True) -> tuple[Settings, str]:
 
 
 def _file_watchlist(settings: Settings) -> Watchlist:
-    from services.cli import load_config
+    from services.runtime.cli_support import load_config
     from services.watchlist import WatchlistError, load_watchlist_file
 
     return load_config(load_watchlist_file, settings.watchlist_path, WatchlistError)
@@ -68,7 +68,7 @@ def _file_watchlist(settings: Settings) -> Watchlist:
 
 def _topic_state(settings: Settings, bootstrap: str) -> tuple[WatchlistState, bool]:
     """(WatchlistState folded from the topic, whether the topic had any content)."""
-    from services.cli import read_config_topic
+    from services.runtime.cli_support import read_config_topic
     from services.watchlist import WatchlistState, decode_update
 
     return read_config_topic(
@@ -93,7 +93,7 @@ def _seed_topic_if_empty(settings: Settings, bootstrap: str) -> None:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from services.cli import EXIT_CONFIG, CliError
+    from services.runtime.cli_support import EXIT_CONFIG, CliError
     from services.watchlist import DEFAULTS_KEY, country_problem, updates_for
 
     settings, bootstrap = _settings_and_broker()
@@ -123,6 +123,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 affiliation=args.affiliation,
                 known_counterpart_countries=args.known_country,
                 known_counterparts=args.known_counterpart,
+                representatives=[Representative(name=name) for name in args.representative],
+                not_this_actor=args.not_this_actor,
             )
         except (ValidationError, ValueError) as exc:
             detail = exc.errors()[0] if isinstance(exc, ValidationError) else None
@@ -132,6 +134,13 @@ def cmd_watch(args: argparse.Namespace) -> int:
         if problem is not None:
             raise CliError(f"watch add: {problem}", EXIT_CONFIG)
         _seed_topic_if_empty(settings, bootstrap)
+        if entry.affiliation is not None:
+            from services.watchlist import affiliation_problem
+
+            live, _ = _topic_state(settings, bootstrap)
+            problem = affiliation_problem(entry, [*live.current.entries, entry.actor_id])
+            if problem is not None:
+                raise CliError(f"watch add: {problem}", EXIT_CONFIG)
         _publish_updates(settings, bootstrap, [WatchlistUpdate(actor_id=entry.actor_id, entry=entry, updated_at=now)])
         print(f"watching {entry.actor_id} ({entry.name})")
         return 0
@@ -146,10 +155,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
         print(f"no longer watching {args.actor_id}")
         return 0
     # import FILE: the file's actors and defaults; with --replace, actors not in the file are removed.
-    from services.cli import load_config
+    from services.runtime.cli_support import input_path, load_config
     from services.watchlist import WatchlistError, load_watchlist_file
 
-    imported = load_config(load_watchlist_file, args.file, WatchlistError)
+    imported = load_config(load_watchlist_file, input_path(args.file), WatchlistError)
     updates = updates_for(imported)
     if args.replace:
         state, _ = _topic_state(settings, bootstrap)
@@ -199,13 +208,14 @@ async def _topics(bootstrap: str) -> set[str]:
     from aiokafka.errors import KafkaError
 
     from services.runtime.kafka_admin import BrokerUnavailable
+    from services.runtime.kafka_security import client_options, unreachable_message
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000, **client_options())
     try:
         await asyncio.wait_for(admin.start(), timeout=15)
         return set(await admin.list_topics())
     except (KafkaError, OSError, TimeoutError) as exc:
-        raise BrokerUnavailable(f"cannot reach Kafka at {bootstrap}: {exc or type(exc).__name__}") from exc
+        raise BrokerUnavailable(await unreachable_message(bootstrap, exc)) from exc
     finally:
         await admin.close()
 
@@ -227,7 +237,7 @@ def cmd_ledger_show(args: argparse.Namespace) -> int:
     from services.alerter.ledger import CounterpartLedger, key_parts
     from services.alerter.readable import ledger_as_text
     from services.alerter.store import OLD_TABLE, RECORDS_TABLE, SUMMARY_TABLE, KeyedLedger
-    from services.cli import CliError
+    from services.runtime.cli_support import CliError
 
     settings, bootstrap = _settings_and_broker(create_topics=False)
     actor = args.actor_id
@@ -252,16 +262,24 @@ def cmd_ledger_show(args: argparse.Namespace) -> int:
         entry = state.current.entries.get(actor)
         if entry is None:
             raise CliError(f"ledger show: nothing known about {actor} yet (not on the watchlist, no observation)")
+        from services.alerter.decide import watchlist_countries
+
         seeds = {
             "known_counterpart_countries": entry.known_counterpart_countries,
-            "known_counterparts": entry.known_counterparts,
+            "known_counterparts": [
+                k if isinstance(k, str) else k.model_dump(exclude_defaults=True) for k in entry.known_counterparts
+            ],
+            "representatives": [r.model_dump(exclude_defaults=True) for r in entry.representatives],
         }
         if args.json:
             print(orjson.dumps({"actor_id": actor, "counterparts": {}, "watchlist": seeds}).decode())
         else:
+            people = [k if isinstance(k, str) else f"{k.name} ({k.country or '?'})" for k in entry.known_counterparts]
             print(f"{actor}: no observation yet; known from the watchlist:")
-            print(f"  countries:    {', '.join(entry.known_counterpart_countries) or '-'}")
-            print(f"  counterparts: {', '.join(entry.known_counterparts) or '-'}")
+            print(f"  countries:    {', '.join(sorted(watchlist_countries(entry))) or '-'}")
+            print(f"  counterparts: {', '.join(people) or '-'}")
+            if entry.representatives:
+                print(f"  represented by: {', '.join(r.name for r in entry.representatives)}")
         return 0
     print(ledger.model_dump_json(exclude={"alerts"}) if args.json else ledger_as_text(ledger))
     return 0
@@ -272,11 +290,13 @@ def cmd_ledger_show(args: argparse.Namespace) -> int:
 
 def read_tagged_files(paths: Iterable[Path]) -> list[TaggedArticle]:
     """TaggedArticle JSON files (one article) or JSON Lines files (.jsonl: one per line), or folders of them."""
-    from services.cli import EXIT_CONFIG, CliError
+    from services.runtime.cli_support import EXIT_CONFIG, CliError
 
     files: list[Path] = []
     for path in paths:
-        if path.is_dir():
+        if str(path) == "-":
+            files.append(path)  # stdin, read as JSON Lines
+        elif path.is_dir():
             files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".json", ".jsonl")))
         elif path.exists():
             files.append(path)
@@ -285,11 +305,11 @@ def read_tagged_files(paths: Iterable[Path]) -> list[TaggedArticle]:
     articles: list[TaggedArticle] = []
     for file in files:
         try:
-            text = file.read_text(encoding="utf-8")
+            text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
         except OSError as exc:
             raise CliError(f"backfill: cannot read {file}: {exc.strerror or exc}", EXIT_CONFIG) from exc
         lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-        chunks = lines if file.suffix == ".jsonl" else [(1, text)]
+        chunks = lines if file.suffix == ".jsonl" or str(file) == "-" else [(1, text)]
         for number, chunk in chunks:
             try:
                 articles.append(TaggedArticle.model_validate_json(chunk))
@@ -317,7 +337,7 @@ def _tagged_from_topic(settings: Settings, bootstrap: str) -> tuple[list[TaggedA
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     from services.alerter.replay import learn_observations
-    from services.cli import EXIT_CONFIG, CliError
+    from services.runtime.cli_support import EXIT_CONFIG, CliError
     from services.runtime.kafka_admin import publish
 
     if not args.learn_only:
@@ -386,7 +406,7 @@ def _today() -> datetime:
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
     """Add this stage's subcommands to the `actorwatch` parser. Each sets `handler` to a function
-    taking the parsed arguments and returning an exit code (raise services.cli.CliError for user errors)."""
+    taking the parsed arguments and returning an exit code (raise cli_support.CliError for user errors)."""
     watch = commands.add_parser("watch", help="edit the live watchlist (compacted watchlist topic)")
     actions = watch.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="watch an actor (or replace its entry)")
@@ -400,12 +420,18 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     add.add_argument("--affiliation", default=None, help="actor id of the group")
     add.add_argument("--known-country", action="append", default=[], help="already known country (repeatable)")
     add.add_argument("--known-counterpart", action="append", default=[], help="already known counterpart")
+    add.add_argument(
+        "--representative", action="append", default=[], help="a person whose contacts count for it (repeatable)"
+    )
+    add.add_argument(
+        "--not-this-actor", action="append", default=[], help="a look-alike name that is someone else (repeatable)"
+    )
     remove = actions.add_parser("remove", help="stop watching an actor")
     remove.add_argument("actor_id")
     listing = actions.add_parser("list", help="the watchlist as the services see it")
     listing.add_argument("--json", action="store_true", help="one JSON entry per line")
     imports = actions.add_parser("import", help="publish a watchlist YAML file to the topic")
-    imports.add_argument("file", type=Path)
+    imports.add_argument("file", type=Path, help="watchlist YAML; '-' reads stdin")
     imports.add_argument("--replace", action="store_true", help="remove actors that are not in the file")
     watch.set_defaults(handler=cmd_watch)
 
@@ -427,7 +453,9 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     backfill = commands.add_parser("backfill", help="feed history into the ledger")
     backfill.add_argument("--learn-only", action="store_true", help="update the ledger, raise no alerts")
     backfill.add_argument("--from-topic", action="store_true", help="the retained tagged-articles topic")
-    backfill.add_argument("paths", nargs="*", type=Path, help="TaggedArticle .json/.jsonl files or folders")
+    backfill.add_argument(
+        "paths", nargs="*", type=Path, help="TaggedArticle .json/.jsonl files or folders; '-': JSON Lines on stdin"
+    )
     backfill.set_defaults(handler=cmd_backfill)
 
     backtest = commands.add_parser("backtest", help="alerts the current rules would have raised; none delivered")

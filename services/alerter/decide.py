@@ -6,8 +6,12 @@ plain dicts in tests and replays) and returns the writes to apply; tagged articl
 observe.py.
 
 Decisions worth knowing:
-- Officials of the watchlist's `known_counterpart_countries` never alert ("already known counterparts");
-  NEW_COUNTERPART is for countries the actor was seen with in earlier articles (the ledger).
+- The watchlist seeds what is known: `known_counterpart_countries`, and the countries of `known_counterparts`
+  given with one, are known countries, so a new official of one is NEW_COUNTERPART, never NEW_COUNTRY. With
+  the rule `known_countries: mute` officials of `known_counterpart_countries` never alert at all.
+- Contacts attributed through the watchlist (observe.py): a representative's count for the organisation
+  (the card says "via representative ..."); an affiliated watched person's are learned by the group's
+  ledger and never alert for it (the person's own card is the alert).
 - Levels inside one observation: the first counting official (in text order) of a country that is new for
   the actor gets NEW_COUNTRY; further officials of that same country in the same article get
   NEW_COUNTERPART. All of them go on the same card (one Alert per observation).
@@ -39,9 +43,17 @@ import orjson
 
 from schemas.actor_observation import ActorObservation, CounterpartContact
 from schemas.alert import Alert, AlertCounterpart, AlertLevel
+from schemas.feedback import Verdict
 from schemas.tagged_article import CONTACT_TYPES, GOVERNMENT_SECTORS, Evidence, InteractionType, Modality, Sector
 from schemas.watchlist import RuleConfig, WatchlistEntry
-from services.alerter.identity import UNKNOWN_COUNTRY, is_known_counterpart, name_key, resolve_contacts
+from services.alerter.feedback import rejects
+from services.alerter.identity import (
+    UNKNOWN_COUNTRY,
+    is_known_counterpart,
+    name_key,
+    resolve_contacts,
+    seeded_countries,
+)
 from services.alerter.identity import counterpart_id as counterpart_id  # moved there; re-exported for callers
 from services.alerter.ledger import (
     ActorSummary,
@@ -68,6 +80,8 @@ class AlertRules:
         default_factory=lambda: frozenset({Modality.DENIED, Modality.HYPOTHETICAL})
     )
     renewed_after_days: int | None = None  # RENEWED is off unless configured
+    # `known_countries: mute`: officials of the watchlist's known countries never alert.
+    mute_known_countries: bool = False
 
 
 _MODALITY_FIELDS = {
@@ -104,6 +118,7 @@ def rules_for(entry: WatchlistEntry, defaults: RuleConfig | None = None) -> Aler
         allowed_types=frozenset(types) if types is not None else base.allowed_types,
         suppressed_modalities=frozenset(suppressed),
         renewed_after_days=pick("renewed_after_days"),
+        mute_known_countries=pick("known_countries") == "mute",
     )
 
 
@@ -125,6 +140,16 @@ def _counts(contact: CounterpartContact, entry: WatchlistEntry, rules: AlertRule
         and contact.country != entry.home_country
         and not contact.former
     )
+
+
+def watchlist_countries(entry: WatchlistEntry) -> set[str]:
+    """Countries the watchlist says are known for the actor before any observation (its seeds)."""
+    return set(entry.known_counterpart_countries) | seeded_countries(entry.known_counterparts)
+
+
+def learned_only(contact: CounterpartContact) -> bool:
+    """An affiliated member's contact: the group's ledger learns it, the group raises nothing from it."""
+    return contact.attribution is not None and contact.attribution.rule == "affiliation"
 
 
 def _known_counterpart(contact: CounterpartContact, entry: WatchlistEntry) -> bool:
@@ -174,6 +199,7 @@ def _seen(
             publishers=[obs.source],
             story_publishers=obs.story_publishers,
             seq=seq,
+            via=contact.attribution.describe() if contact.attribution is not None else None,
         )
     # A redelivered article (at-least-once processing) must not count twice.
     repeat = obs.article_id in (record.first_seen_article, record.last_seen_article)
@@ -234,7 +260,8 @@ def decide(
         )
     staged = StagedLedger(ledger, entry.actor_id)
     before = staged.summary()
-    known_countries = set(entry.known_counterpart_countries) | before.known_countries()
+    known_countries = watchlist_countries(entry) | before.known_countries()
+    muted = set(entry.known_counterpart_countries) if rules.mute_known_countries else set()
     when = observation.published_at or observation.observed_at
     # Per new counterpart, in text order: its level, key, first counting contact and evidence sentences.
     new: dict[str, tuple[AlertLevel, str, CounterpartContact, list[Evidence]]] = {}
@@ -250,22 +277,33 @@ def decide(
             continue  # domestic, non-government, hostile or not-happened: not a counterpart
         cid = contact.counterpart_id
         previous = updated[cid] if cid in updated else ledger.record(entry.actor_id, cid)
+        if rejects(previous, contact.evidence):
+            continue  # analysts called a finding on this very sentence wrong (feedback.py)
+        # A finding called wrong is not known: new evidence of that counterpart is a new finding, with a key
+        # of its own (the old card's key is spent: delivered, and corrected).
+        disputed = previous if previous is not None and previous.disputed and cid not in updated else None
+        if disputed is not None:
+            previous = None
         if cid in new:
             evidence = new[cid][3]
             if contact.evidence not in evidence:
                 evidence.append(contact.evidence)
         elif (
             previous is None
-            and contact.country not in entry.known_counterpart_countries
+            and contact.country not in muted
+            and not learned_only(contact)
             and not _known_counterpart(contact, entry)
         ):
             assert contact.country is not None  # guaranteed by _counts
             new_country = contact.country not in seen_countries
             level = AlertLevel.NEW_COUNTRY if new_country else AlertLevel.NEW_COUNTERPART
-            new[cid] = (level, alert_key(entry.actor_id, cid, level), contact, [contact.evidence])
+            renews = disputed.last_seen_at if disputed is not None else None
+            new[cid] = (level, alert_key(entry.actor_id, cid, level, renews), contact, [contact.evidence])
         elif (
             previous is not None
             and rules.renewed_after_days is not None
+            and not learned_only(contact)
+            and previous.verdict != Verdict.ALREADY_KNOWN
             and when - previous.last_seen_at > timedelta(days=rules.renewed_after_days)
         ):
             level = AlertLevel.RENEWED
@@ -276,7 +314,10 @@ def decide(
         # Once per article and counterpart, however many sentences mention the contact.
         if cid not in updated:
             updated[cid] = previous
-            staged.put_record(_seen(previous, contact, observation, staged.next_seq()), previous)
+            fresh = _seen(previous, contact, observation, staged.next_seq())
+            if disputed is not None:  # seen afresh; what analysts rejected stays rejected
+                fresh = fresh.model_copy(update={"rejected_evidence": disputed.rejected_evidence})
+            staged.put_record(fresh, previous)
 
     if observation.learn_only:
         return Decision(None, staged.writes)
@@ -322,6 +363,7 @@ def decide(
                 evidence=evidence,
                 alert_key=key,
                 why=_why(level, contact, known_countries, before, updated.get(cid), observation),
+                via=contact.attribution.describe() if contact.attribution is not None else None,
             )
             for cid, (level, key, contact, evidence) in new.items()
         ]

@@ -58,8 +58,14 @@ class DeliveryFailed(Exception):
 class RetryPolicy:
     retry_for_s: float  # from when the alert was queued
     base_delay_s: float
-    max_delay_s: float  # longest wait between tries; Retry-After is capped to it too
+    max_delay_s: float  # longest backoff between tries
     deadline_s: float  # one whole request
+    # Longest Retry-After honoured (ACTORWATCH_WEBHOOK_RETRY_AFTER_CAP_S); None: max_delay_s, as before.
+    retry_after_cap_s: float | None = None
+
+    @property
+    def retry_after_limit_s(self) -> float:
+        return self.max_delay_s if self.retry_after_cap_s is None else self.retry_after_cap_s
 
 
 @dataclass(frozen=True)
@@ -158,7 +164,7 @@ class TargetQueue:
         try:
             body = build_body(self.target, alert)
         except PayloadError as exc:
-            self._outcome("dead_lettered", message)
+            self._outcome("dead_lettered", message, queued)
             raise DeliveryFailed(f"{label}: {exc}") from None
         self.in_flight = InFlight(message.partition, message.offset, queued.queued_at.timestamp())
         try:
@@ -170,7 +176,7 @@ class TargetQueue:
                     body,
                     signing_secret=self.signing_secret,
                     deadline_s=self.policy.deadline_s,
-                    max_retry_after_s=self.policy.max_delay_s,
+                    max_retry_after_s=self.policy.retry_after_limit_s,
                 ),
                 queued_at=queued.queued_at.timestamp(),
                 policy=self.policy,
@@ -182,10 +188,10 @@ class TargetQueue:
         if outcome.delivered:
             for key in keys:
                 self.delivered[key] = True
-            self._outcome("delivered", message)
+            self._outcome("delivered", message, queued)
             log.info("alert %s delivered to %s after %d attempt(s)", alert.alert_id, label, outcome.attempts)
             return []
-        self._outcome("dead_lettered", message)
+        self._outcome("dead_lettered", message, queued)
         why = f"still failing after {self.policy.retry_for_s:g} s" if outcome.expired else "refused"
         raise DeliveryFailed(f"{label}: {outcome.error} ({why}, after {outcome.attempts} attempt(s))")
 
@@ -199,9 +205,13 @@ class TargetQueue:
             alert_id, self.target.id, self.target.kind, attempt.error, failures + 1, wait,
         )  # fmt: skip
 
-    def _outcome(self, outcome: str, message: KafkaMessage) -> None:
+    def _outcome(self, outcome: str, message: KafkaMessage, queued: QueuedAlert) -> None:
         self.next_offset[message.partition] = message.offset + 1
-        metrics.WEBHOOK_DELIVERIES.labels(service=self.service, kind=str(self.target.kind), outcome=outcome).inc()
+        labels = {"service": self.service, "kind": str(self.target.kind), "outcome": outcome}
+        metrics.WEBHOOK_DELIVERIES.labels(**labels).inc()
+        # Queued to delivered (or given up), retries and waits included: what the chat's reader waited.
+        waited = max(0.0, time.time() - queued.queued_at.timestamp())
+        metrics.WEBHOOK_DELIVERY_SECONDS.labels(**labels).observe(waited)
 
     def report(self, ends: dict[int, int], committed: dict[int, int], now: float) -> tuple[int, float]:
         """(pending alerts, age in seconds of the oldest) over this worker's partitions of the queue, from

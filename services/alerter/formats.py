@@ -13,6 +13,15 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from schemas.alert import Alert, AlertCounterpart, AlertLevel
+from services.alerter.caps import (
+    FULL,
+    EvidenceCut,
+    capped,
+    fits_discord,
+    fits_mattermost,
+    fits_slack,
+    fits_teams,
+)
 
 # --- neutralising article text ----------------------------------------------------------------------
 
@@ -136,10 +145,11 @@ _LEVEL_COLOUR = {
     AlertLevel.RENEWED: 0xF8E71C,
 }
 
-# Chat services reject oversize payloads; show this many counterparts and evidence sentences per card.
+# Chat services reject oversize payloads; show this many counterparts and evidence sentences per card
+# (the evidence is cut further until the payload fits its chat's limits, see caps.py).
 MAX_COUNTERPARTS = 8
-MAX_EVIDENCE = 3
-EVIDENCE_CHARS = 400
+MAX_EVIDENCE = FULL.sentences
+EVIDENCE_CHARS = FULL.chars
 
 
 def _top_level(alert: Alert) -> AlertLevel:
@@ -156,12 +166,18 @@ def _summary(alert: Alert, escape: Callable[[str], str]) -> str:
     return f"{_LEVEL_EMOJI[top]} {_LEVEL_TITLE[top]}: {escape(alert.actor_name)} with {names}{extra}"
 
 
-def _evidence(counterpart: AlertCounterpart, escape: Callable[[str], str]) -> list[str]:
-    return [escape(_clip(e.text, EVIDENCE_CHARS)) for e in counterpart.evidence[:MAX_EVIDENCE]]
+def _evidence(counterpart: AlertCounterpart, escape: Callable[[str], str], cut: EvidenceCut = FULL) -> list[str]:
+    lines = [escape(_clip(e.text, cut.chars)) for e in counterpart.evidence[: cut.sentences]]
+    left_out = len(counterpart.evidence) - len(lines)
+    if left_out > 0:
+        lines.append(f"… +{left_out} more")
+    return lines
 
 
 def _interaction(counterpart: AlertCounterpart) -> str:
-    return f"{counterpart.interaction_type.replace('_', ' ')} ({counterpart.modality})"
+    # "via representative ..." goes with the interaction: it says whose contact it was.
+    via = f", {_plain(counterpart.via)}" if counterpart.via else ""
+    return f"{counterpart.interaction_type.replace('_', ' ')} ({counterpart.modality}){via}"
 
 
 def _when(alert: Alert) -> str:
@@ -171,7 +187,8 @@ def _when(alert: Alert) -> str:
 # --- formatting (pure) ------------------------------------------------------------------------------
 
 
-def format_slack(alert: Alert) -> dict[str, Any]:
+@capped(fits_slack)
+def format_slack(alert: Alert, cut: EvidenceCut = FULL) -> dict[str, Any]:
     """Slack incoming webhook, Block Kit: header, article, per counterpart fields and quoted evidence."""
     esc = escape_slack
     blocks: list[dict[str, Any]] = [
@@ -201,7 +218,7 @@ def format_slack(alert: Alert) -> dict[str, Any]:
             }
         )
         # A raw ">" starts a quote; any ">" from the article itself arrives escaped as "&gt;".
-        quotes = "\n".join(f"> {line}" for line in _evidence(c, esc))
+        quotes = "\n".join(f"> {line}" for line in _evidence(c, esc, cut))
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(quotes, 3000)}})
     known = ", ".join(alert.known_countries) or "none"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Known countries before: {known}"}]})
@@ -227,7 +244,8 @@ def format_slack(alert: Alert) -> dict[str, Any]:
     return {"text": _clip(_summary(alert, esc), 3000), "blocks": blocks, "unfurl_links": False}
 
 
-def format_mattermost(alert: Alert) -> dict[str, Any]:
+@capped(fits_mattermost)
+def format_mattermost(alert: Alert, cut: EvidenceCut = FULL) -> dict[str, Any]:
     """Mattermost incoming webhook: text plus one Slack-style attachment per counterpart."""
     esc = escape_mattermost
     link = safe_link(alert.article_url)
@@ -237,7 +255,7 @@ def format_mattermost(alert: Alert) -> dict[str, Any]:
             "fallback": _clip(f"{_plain(c.name)} ({c.country or '?'}): {c.level}", 300),
             "color": f"#{_LEVEL_COLOUR[c.level]:06x}",
             "title": _clip(esc(alert.article_title), 250),
-            "text": "\n".join(f"> {line}" for line in _evidence(c, esc)),
+            "text": "\n".join(f"> {line}" for line in _evidence(c, esc, cut)),
             "fields": [
                 {"short": True, "title": "Counterpart", "value": esc(c.name)},
                 {"short": True, "title": "Role", "value": esc(c.role or "—")},
@@ -253,14 +271,15 @@ def format_mattermost(alert: Alert) -> dict[str, Any]:
     return {"text": _summary(alert, esc), "attachments": attachments}
 
 
-def format_discord(alert: Alert) -> dict[str, Any]:
+@capped(lambda alert, payload: fits_discord(alert, payload, shown=MAX_COUNTERPARTS))
+def format_discord(alert: Alert, cut: EvidenceCut = FULL) -> dict[str, Any]:
     """Discord webhook: content plus one embed per counterpart; allowed_mentions empty so nothing pings."""
     esc = escape_markdown
     link = safe_link(alert.article_url)
     embeds: list[dict[str, Any]] = []
     budget = 5500  # Discord's limit is 6000 characters over all embeds of a message
     for c in alert.counterparts[:MAX_COUNTERPARTS]:
-        description = "\n".join(f"> {line}" for line in _evidence(c, esc))
+        description = "\n".join(f"> {line}" for line in _evidence(c, esc, cut))
         embed: dict[str, Any] = {
             "title": _clip(f"{c.level}: {esc(c.name)} ({c.country or '?'})", 256),
             "description": _clip(description, 4096),
@@ -283,14 +302,16 @@ def format_discord(alert: Alert) -> dict[str, Any]:
         budget -= size
         embeds.append(embed)
     content = f"{_summary(alert, esc)}\n**{esc(alert.article_title)}**"
-    if link:
-        # Angle brackets: a link without a preview of the article page; safe_link encoded any '<>' in it, so
-        # the link ends where we end it and cannot become a masked [label](url) link.
-        content += f"\n<{link}>"
-    return {"content": _clip(content, 2000), "embeds": embeds, "allowed_mentions": {"parse": []}}
+    # Angle brackets: a link without a preview of the article page; safe_link encoded any '<>' in it, so
+    # the link ends where we end it and cannot become a masked [label](url) link.
+    tail = f"\n<{link}>" if link else ""
+    if len(content) + len(tail) > 2000 and len(tail) <= 1000:
+        content = _clip(content, 2000 - len(tail))  # a long title gives way, not the link after it
+    return {"content": _clip(content + tail, 2000), "embeds": embeds, "allowed_mentions": {"parse": []}}
 
 
-def format_teams(alert: Alert) -> dict[str, Any]:
+@capped(fits_teams)
+def format_teams(alert: Alert, cut: EvidenceCut = FULL) -> dict[str, Any]:
     """Teams workflow ("Post to a channel when a webhook request is received"): an Adaptive Card 1.4."""
     esc = escape_teams
     body: list[dict[str, Any]] = [
@@ -325,7 +346,7 @@ def format_teams(alert: Alert) -> dict[str, Any]:
         )
         body.extend(
             {"type": "TextBlock", "text": f"“{line}”", "wrap": True, "isSubtle": True, "spacing": "Small"}
-            for line in _evidence(c, esc)
+            for line in _evidence(c, esc, cut)
         )
     known = ", ".join(alert.known_countries) or "none"
     body.append({"type": "TextBlock", "text": f"Known countries before: {known}", "isSubtle": True, "wrap": True})

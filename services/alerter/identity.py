@@ -31,6 +31,7 @@ from typing import Protocol
 from rapidfuzz.distance import Levenshtein
 
 from schemas.actor_observation import CounterpartContact
+from schemas.watchlist import KnownCounterpart
 from services.alerter.ledger import CounterpartRecord
 
 # Stand-in for an unknown country in a counterpart id; never a valid alpha-3 code, so never collides.
@@ -254,12 +255,16 @@ def resolve_contacts(
     return resolved
 
 
-def is_known_counterpart(contact: CounterpartContact, known_counterparts: Sequence[str]) -> bool:
-    """Whether the watchlist's `known_counterparts` (names, '<COUNTRY>:<name>' ids or 'kb:<id>') name it."""
+def is_known_counterpart(contact: CounterpartContact, known_counterparts: Sequence[str | KnownCounterpart]) -> bool:
+    """Whether the watchlist's `known_counterparts` (names, '<COUNTRY>:<name>' ids, 'kb:<id>', or entries with
+    name, aliases and country) name it."""
     own = {contact.counterpart_id, counterpart_id(contact.country, contact.name)}
     entries: list[Known] = []
     for item in known_counterparts:
-        if item.startswith(KB_PREFIX):
+        if isinstance(item, KnownCounterpart):
+            # Each spelling is a candidate of its own; all stand for the one listed person.
+            entries.extend(Known(item.name, name, item.country) for name in (item.name, *item.aliases))
+        elif item.startswith(KB_PREFIX):
             if item in own or (contact.kb_id is not None and item == KB_PREFIX + contact.kb_id):
                 return True
         elif ID_PREFIX.match(item):
@@ -270,3 +275,16 @@ def is_known_counterpart(contact: CounterpartContact, known_counterparts: Sequen
         else:
             entries.append(Known(item, item, None))
     return find_match(contact.name, contact.country, contact.kb_id, entries) is not None
+
+
+def seeded_countries(known_counterparts: Sequence[str | KnownCounterpart]) -> set[str]:
+    """Countries the watchlist's known counterparts make known: those given with a country ('RUS:...' ids
+    and entries with `country:`)."""
+    countries: set[str] = set()
+    for item in known_counterparts:
+        if isinstance(item, KnownCounterpart):
+            if item.country is not None:
+                countries.add(item.country)
+        elif (match := ID_PREFIX.match(item)) is not None and match.group(1) != UNKNOWN_COUNTRY:
+            countries.add(match.group(1))
+    return countries

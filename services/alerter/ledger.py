@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.alert import Alert, AlertCounterpart
 from schemas.base import CountryCode, UtcDatetime
+from schemas.feedback import WRONG_VERDICTS, AlertFeedback
 from schemas.tagged_article import Evidence, Sector
 
 # The largest table value or message (key included) the alerter writes. The broker and the producer refuse
@@ -42,6 +43,10 @@ MAX_INDEX_IDS = 32
 SUMMARY_NAMES = 3
 SUMMARY_NAME_CHARS = 200
 TRUNCATION_MARK = "…"
+# Verdicts kept per card, and rejected evidence hashes per counterpart: bounded however often analysts answer.
+MAX_CARD_FEEDBACK = 50
+MAX_REJECTED_EVIDENCE = 32
+WRONG_VERDICT_NAMES = frozenset(str(v) for v in WRONG_VERDICTS)
 
 
 class ValueTooLarge(Exception):
@@ -96,6 +101,17 @@ class CounterpartRecord(BaseModel):
     # Order in which the actor's records were created: when two records are one person (older ledgers),
     # the oldest wins, as it did when all records were one ordered value.
     seq: int = 0
+    # The analysts' latest verdict on this counterpart's finding (`actorwatch feedback`), and the hashes of
+    # the evidence sentences of findings they called wrong (at most MAX_REJECTED_EVIDENCE, newest kept).
+    verdict: str | None = None
+    rejected_evidence: list[str] = Field(default_factory=list)
+    # How a contact of someone else first brought this counterpart in ("via representative ...").
+    via: str | None = None
+
+    @property
+    def disputed(self) -> bool:
+        """Analysts called the finding wrong: it does not make its country known."""
+        return self.verdict is not None and self.verdict in WRONG_VERDICT_NAMES
 
     @property
     def corroboration(self) -> int:
@@ -132,6 +148,9 @@ class StoredCard(BaseModel):
 
     alert: Alert
     evidence_truncated: bool = False
+    # Every verdict given on the alert, oldest first (at most MAX_CARD_FEEDBACK; older ones are counted).
+    feedback: list[AlertFeedback] = Field(default_factory=list)
+    feedback_dropped: int = 0
 
 
 class CounterpartLedger(BaseModel):
@@ -160,7 +179,7 @@ class CounterpartLedger(BaseModel):
         return ledger
 
     def countries(self) -> set[str]:
-        return {r.country for r in self.counterparts.values() if r.country is not None}
+        return {r.country for r in self.counterparts.values() if r.country is not None and not r.disputed}
 
 
 class LedgerReader(Protocol):

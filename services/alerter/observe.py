@@ -1,7 +1,12 @@
 """From tagged articles to observations: which watched actor took part in which interaction, with whom.
 
 Pure functions (no Kafka, no clock, no I/O). Every sector and interaction type is kept: filtering is
-`decide`'s job (decide.py)."""
+`decide`'s job (decide.py).
+
+Contacts of people other than the watched actor count for it through two watchlist rules (each contact
+says which, `Attribution`): a person the tagger marked as a listed representative of a watched organisation
+(`represents`, and not watched in their own right), and a watched person whose `affiliation` is a watched
+group (the group learns the contact; decide.py never alerts the group on it)."""
 
 from __future__ import annotations
 
@@ -9,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from schemas.actor_observation import ActorObservation, CounterpartContact
-from schemas.tagged_article import Entity, Evidence, InteractionType, Modality, Sector, TaggedArticle
+from schemas.actor_observation import ActorObservation, Attribution, CounterpartContact
+from schemas.tagged_article import Entity, Evidence, Interaction, InteractionType, Modality, Sector, TaggedArticle
 from schemas.watchlist import WatchlistEntry
 from services.alerter.identity import contact_id, resolve_contacts
 
@@ -38,6 +43,7 @@ class _Resolved:
     sector: Sector
     kb_id: str | None
     former: bool
+    represents: str | None = None
 
 
 def _resolve(entity: Entity, by_id: Mapping[str, Entity]) -> _Resolved:
@@ -53,7 +59,32 @@ def _resolve(entity: Entity, by_id: Mapping[str, Entity]) -> _Resolved:
     kb_id = next((e.kb_id for e in from_root if e.kb_id), None)
     # "the former minister ... he": any mention saying so makes the person a former office holder.
     former = any(e.former for e in chain)
-    return _Resolved(actor_id, root.canonical_name, role, country, sector, kb_id, former)
+    represents = next((e.represents for e in chain if e.represents is not None), None) if actor_id is None else None
+    return _Resolved(actor_id, root.canonical_name, role, country, sector, kb_id, former, represents)
+
+
+def _for_whom(side: _Resolved, watchlist: Mapping[str, WatchlistEntry]) -> list[tuple[str, Attribution | None]]:
+    """The watched actors an interaction of `side` counts for, each with how it was attributed."""
+    if side.actor_id is not None and side.actor_id in watchlist:
+        found: list[tuple[str, Attribution | None]] = [(side.actor_id, None)]
+        group = watchlist[side.actor_id].affiliation
+        if group is not None and group != side.actor_id and group in watchlist:
+            found.append((group, Attribution(rule="affiliation", person=watchlist[side.actor_id].name)))
+        return found
+    if side.actor_id is None and side.represents is not None and side.represents in watchlist:
+        return [(side.represents, Attribution(rule="representative", person=side.name))]
+    return []
+
+
+def _same_side(actor_id: str, side: _Resolved, other: _Resolved, watchlist: Mapping[str, WatchlistEntry]) -> bool:
+    """The other side is the actor or the person itself (another mention), or one of the actor's own people
+    (its representative, an affiliated member): no counterpart."""
+    if other.actor_id is not None and other.actor_id in (actor_id, side.actor_id):
+        return True
+    if other.represents == actor_id:
+        return True
+    member = watchlist.get(other.actor_id) if other.actor_id is not None else None
+    return member is not None and member.affiliation == actor_id
 
 
 def observations_from_tagged(
@@ -72,23 +103,11 @@ def observations_from_tagged(
         if source is None or target is None:
             continue  # dangling mention id: nothing reliable to report
         for actor, other in ((source, target), (target, source)):
-            if actor.actor_id is None or actor.actor_id not in watchlist:
-                continue
-            if other.actor_id == actor.actor_id:
-                continue  # the actor "meeting" another mention of itself
-            contact = CounterpartContact(
-                counterpart_id=contact_id(other.country, other.name, other.kb_id),
-                name=other.name,
-                role=other.role,
-                country=other.country,
-                sector=other.sector,
-                interaction_type=interaction.type,
-                modality=interaction.modality,
-                evidence=interaction.evidence,
-                kb_id=other.kb_id,
-                former=other.former,
-            )
-            contacts.setdefault(actor.actor_id, []).append((interaction.evidence.start, index, contact))
+            for actor_id, attribution in _for_whom(actor, watchlist):
+                if _same_side(actor_id, actor, other, watchlist):
+                    continue
+                contact = _contact(other, interaction, attribution)
+                contacts.setdefault(actor_id, []).append((interaction.evidence.start, index, contact))
 
     article = tagged.article
     return [
@@ -107,6 +126,22 @@ def observations_from_tagged(
         )
         for actor_id, found in sorted(contacts.items())
     ]
+
+
+def _contact(other: _Resolved, interaction: Interaction, attribution: Attribution | None) -> CounterpartContact:
+    return CounterpartContact(
+        counterpart_id=contact_id(other.country, other.name, other.kb_id),
+        name=other.name,
+        role=other.role,
+        country=other.country,
+        sector=other.sector,
+        interaction_type=interaction.type,
+        modality=interaction.modality,
+        evidence=interaction.evidence,
+        kb_id=other.kb_id,
+        former=other.former,
+        attribution=attribution,
+    )
 
 
 def _unique(contacts: list[CounterpartContact]) -> list[CounterpartContact]:

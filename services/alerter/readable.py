@@ -19,6 +19,8 @@ def alert_as_text(alert: Alert) -> str:
             lines.append(f'    "{evidence.text}" (chars {evidence.start}-{evidence.end})')
         if counterpart.why:
             lines.append(f"    why: {counterpart.why}")
+        if counterpart.via:
+            lines.append(f"    {counterpart.via}")
     known = ", ".join(alert.known_countries) or "none"
     lines.append(f"  already known countries: {known}")
     lines.append(f"  article: {alert.article_title}")
@@ -38,7 +40,9 @@ def ledger_as_text(ledger: CounterpartLedger) -> str:
     for r in records:
         role = f", {r.role}" if r.role else ""
         alerted = f"  alert {r.alert_id[:12]} {r.level}" if r.alert_id else ""
-        lines.append(f"  {r.country or '?'} {r.name}{role} [{r.sector}]{alerted}")
+        verdict = f"  verdict: {r.verdict}" if r.verdict else ""
+        via = f"  ({r.via})" if r.via else ""
+        lines.append(f"  {r.country or '?'} {r.name}{role} [{r.sector}]{alerted}{verdict}{via}")
         lines.append(
             f"      first {r.first_seen_at:%Y-%m-%d %H:%M} ({r.first_seen_article}), last "
             f"{r.last_seen_at:%Y-%m-%d %H:%M}; {r.articles} article(s), {len(r.publishers)} publisher(s): "

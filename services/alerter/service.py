@@ -6,6 +6,9 @@ Three agents in one consumer group:
 - decide: reads what the actor's ledger says of each contact from changelog-backed keyed tables (records,
   identity index, cards, summary: store.py; no value grows with history), applies the rules, writes the
   alert (and corroboration updates), then the ledger's changed rows;
+- feedback: analysts' verdicts (`feedback` topic, keyed by feedback id) are re-keyed by actor id and
+  applied to the actor's ledger (feedback.py) under the same lock as decide, so neither overwrites the
+  other's rows;
 - deliver: queues each alert for the webhooks its routes select, one queue (topic, keyed by actor id) per
   webhook, each worked by its own agent (delivery.py, queues.py) that retries for as long as the webhook
   is down; what was delivered is recorded per webhook and finding (a changelog-backed table), so a
@@ -16,6 +19,7 @@ so `actorwatch watch add|remove` applies without restart."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -27,19 +31,27 @@ from schemas.actor_observation import ActorObservation
 from schemas.alert import Alert, AlertLevel
 from schemas.base import utc_now
 from schemas.delivery import QueuedAlert
+from schemas.feedback import AlertFeedback, Verdict
 from schemas.tagged_article import TaggedArticle
 from services.alerter.decide import AlertRules, check_messages, decide, observations_from_tagged, rules_for
 from services.alerter.delivery import RetryPolicy, TargetQueue
+from services.alerter.feedback import apply_feedback
 from services.alerter.ledger import CounterpartLedger
 from services.alerter.queues import add_queue_agent, add_queue_metrics, stopping
 from services.alerter.routes import delivery_keys, parse_routes, targets_for
 from services.alerter.store import OLD_TABLE, SUMMARY_TABLE, TABLES, KeyedLedger, split_ledger
 from services.alerter.webhooks import parse_webhook
-from services.runtime import metrics
+from services.runtime import health, metrics
 from services.runtime.app import add_step_agent, make_app, pipelined_step_options, serial_step_options
-from services.runtime.step import KafkaMessage, Outgoing, Step, faust_sink, inline, write_dead_letter
+from services.runtime.step import Handler, KafkaMessage, Outgoing, Step, faust_sink, inline, write_dead_letter
 from services.settings import Settings
-from services.watchlist import WatchlistState, follow_watchlist, load_watchlist_file, rejection_reason
+from services.watchlist import (
+    WatchlistState,
+    after_watchlist,
+    follow_watchlist,
+    load_watchlist_file,
+    rejection_reason,
+)
 
 SERVICE = "alerter"
 log = logging.getLogger("actorwatch.alerter")
@@ -68,7 +80,7 @@ def ledger_store(app: Any, settings: Settings) -> tuple[KeyedLedger, Any]:
 
 
 def build(settings: Settings, bootstrap: str) -> Any:
-    from services.cli import EXIT_CONFIG, CliError
+    from services.runtime.cli_support import EXIT_CONFIG, CliError
 
     app = make_app(settings, SERVICE, bootstrap)
     state = WatchlistState(load_watchlist_file(settings.watchlist_path))
@@ -89,6 +101,9 @@ def build(settings: Settings, bootstrap: str) -> Any:
         schema=faust.Schema(key_serializer="orjson", value_serializer="orjson"),
     )
     rules_cache: dict[str, tuple[int, AlertRules]] = {}
+    # decide and apply-feedback read rows, await the broker, then write rows: one at a time per process, or
+    # one could write back rows the other changed meanwhile.
+    ledger_lock = asyncio.Lock()
 
     def rules_of(actor_id: str) -> AlertRules:
         cached = rules_cache.get(actor_id)
@@ -99,9 +114,29 @@ def build(settings: Settings, bootstrap: str) -> Any:
 
     def observe(tagged: TaggedArticle) -> Sequence[Outgoing]:
         observations = observations_from_tagged(tagged, state.current.entries, now=utc_now())
+        # The fetch time travels on, for the fetch-to-alert latency measured when an alert is raised.
+        fetched = {"fetched_at": tagged.article.fetched_at}
+        observations = [o.model_copy(update=fetched) for o in observations]
         return [Outgoing(settings.topic_observations, o.actor_id.encode(), o) for o in observations]
 
-    async def decide_alert(observation: ActorObservation, _message: KafkaMessage) -> Sequence[Outgoing]:
+    async def decide_alert(observation: ActorObservation, message: KafkaMessage) -> Sequence[Outgoing]:
+        async with ledger_lock:
+            return await decide_locked(observation, message)
+
+    def route_feedback(feedback: AlertFeedback) -> Sequence[Outgoing]:
+        return [Outgoing(settings.topic_feedback_by_actor, feedback.actor_id.encode(), feedback)]
+
+    async def apply_verdict(feedback: AlertFeedback, _message: KafkaMessage) -> Sequence[Outgoing]:
+        async with ledger_lock:
+            # UnknownAlert (no such card) dead-letters the verdict with its reason.
+            result = apply_feedback(feedback, ledger)
+            ledger.apply(ledger.encode(result.writes))
+        if result.applied:
+            metrics.ALERT_FEEDBACK.labels(service=SERVICE, verdict=str(feedback.verdict)).inc()
+            log.info("feedback %s on alert %s: %s", feedback.feedback_id, feedback.alert_id, feedback.verdict)
+        return []
+
+    async def decide_locked(observation: ActorObservation, _message: KafkaMessage) -> Sequence[Outgoing]:
         entry = state.current.entries.get(observation.actor_id)
         if entry is None:
             # Dead-lettered, not dropped: the reason is visible and the observation can be re-driven.
@@ -127,6 +162,9 @@ def build(settings: Settings, bootstrap: str) -> Any:
             levels = {c.level for c in decision.alert.counterparts}
             top = next(level for level in AlertLevel if level in levels)  # enum order: highest first
             metrics.ALERTS_RAISED.labels(service=SERVICE, level=str(top)).inc()
+            if observation.fetched_at is not None:
+                latency = (utc_now() - observation.fetched_at).total_seconds()
+                metrics.FETCH_TO_ALERT_SECONDS.labels(service=SERVICE).observe(max(0.0, latency))
             log.info("alert %s for %s", decision.alert.alert_id, observation.actor_id)
         for update in decision.updates:
             await sink(settings.topic_alerts, key, update.to_bytes())
@@ -143,6 +181,7 @@ def build(settings: Settings, bootstrap: str) -> Any:
         base_delay_s=settings.webhook_base_delay_s,
         max_delay_s=settings.webhook_max_delay_s,
         deadline_s=settings.webhook_timeout_s,
+        retry_after_cap_s=settings.webhook_retry_after_cap_s,
     )
     # One queue per distinct webhook (a URL listed twice is one chat).
     queues = [
@@ -166,46 +205,61 @@ def build(settings: Settings, bootstrap: str) -> Any:
             outgoing[target.id] = Outgoing(settings.delivery_topic(target.id), alert.actor_id.encode(), item)
         return list(outgoing.values())
 
+    # Set once the live watchlist topic has been read: tagged articles wait for it (after_watchlist).
+    watchlist_ready = asyncio.Event()
+    if not settings.watchlist_live:
+        watchlist_ready.set()
     observe_step = Step(
         service=SERVICE,
         stage="observe",
         input_model=TaggedArticle,
-        handler=inline(observe),
+        handler=after_watchlist(watchlist_ready, inline(observe)),
         dead_letter_topic=settings.topic_dead_letters,
         **pipelined_step_options(app, settings),
     )
-    decide_step = Step(
-        service=SERVICE,
-        stage="decide",
-        input_model=ActorObservation,
-        handler=decide_alert,
-        dead_letter_topic=settings.topic_dead_letters,
-        # One at a time: each observation reads the ledger rows the previous one wrote.
-        **serial_step_options(app, settings),
-    )
-    deliver_step = Step(
-        service=SERVICE,
-        stage="deliver",
-        input_model=Alert,
-        handler=deliver_alert,
-        dead_letter_topic=settings.topic_dead_letters,
-        **serial_step_options(app, settings),
-    )
+
+    def serial_step(stage: str, model: type[Any], handler: Handler[Any]) -> Step[Any]:
+        return Step(
+            service=SERVICE,
+            stage=stage,
+            input_model=model,
+            handler=handler,
+            dead_letter_topic=settings.topic_dead_letters,
+            **serial_step_options(app, settings),
+        )
+
+    # One at a time: each observation reads the ledger rows the previous one wrote.
+    decide_step = serial_step("decide", ActorObservation, decide_alert)
+    deliver_step = serial_step("deliver", Alert, deliver_alert)
 
     add_step_agent(app, settings, settings.topic_tagged, observe_step)
     add_step_agent(app, settings, settings.topic_observations, decide_step)
     add_step_agent(app, settings, settings.topic_alerts, deliver_step)
+    add_step_agent(
+        app, settings, settings.topic_feedback, serial_step("feedback", AlertFeedback, inline(route_feedback))
+    )
+    add_step_agent(
+        app, settings, settings.topic_feedback_by_actor, serial_step("apply_feedback", AlertFeedback, apply_verdict)
+    )
     for queue in queues:
-        webhook_step = Step(
-            service=SERVICE,
-            stage="webhook",
-            input_model=QueuedAlert,
-            handler=queue.handle,
-            dead_letter_topic=settings.topic_dead_letters,
-            **serial_step_options(app, settings),
-        )
-        add_queue_agent(app, settings, queue, webhook_step)
+        add_queue_agent(app, settings, queue, serial_step("webhook", QueuedAlert, queue.handle))
     add_queue_metrics(app, settings, queues, SERVICE)
+    # Every label set that can occur, at 0 from the start: the first alert, corroboration or webhook outcome
+    # after a restart then shows in increase().
+    for level in AlertLevel:
+        metrics.ALERTS_RAISED.labels(service=SERVICE, level=str(level))
+    metrics.ALERT_CORROBORATIONS.labels(service=SERVICE)
+    metrics.LEDGER_ACTORS.labels(service=SERVICE)
+    metrics.FETCH_TO_ALERT_SECONDS.labels(service=SERVICE)
+    for verdict in Verdict:
+        metrics.ALERT_FEEDBACK.labels(service=SERVICE, verdict=str(verdict))
+    metrics.MESSAGES_FAILED.labels(service=SERVICE, stage="watchlist", reason="decode")
+    for kind in {str(queue.target.kind) for queue in queues}:
+        for outcome in metrics.WEBHOOK_OUTCOMES:
+            metrics.WEBHOOK_DELIVERIES.labels(service=SERVICE, kind=kind, outcome=outcome)
+        for outcome in metrics.WEBHOOK_FINAL_OUTCOMES:
+            metrics.WEBHOOK_DELIVERY_SECONDS.labels(service=SERVICE, kind=kind, outcome=outcome)
+    health.instrument(app, SERVICE)
 
     if settings.watchlist_live:
 
@@ -224,7 +278,9 @@ def build(settings: Settings, bootstrap: str) -> Any:
 
         @app.task  # type: ignore[untyped-decorator]
         async def watchlist_follower() -> None:
-            await follow_watchlist(bootstrap, settings.topic_watchlist, state, rejected=dead_letter_watchlist_record)
+            await follow_watchlist(
+                bootstrap, settings.topic_watchlist, state, rejected=dead_letter_watchlist_record, ready=watchlist_ready
+            )
 
     @app.on_before_shutdown.connect  # type: ignore[untyped-decorator]
     async def close_client(_app: Any, **_kwargs: Any) -> None:

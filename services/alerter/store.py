@@ -194,7 +194,7 @@ class StagedLedger:
             if record.counterpart_id not in ids and len(ids) < MAX_INDEX_IDS:
                 self.writes.index[identity_key] = [*ids, record.counterpart_id]
         summary = self.summary()
-        if record.country is not None:
+        if record.country is not None and not record.disputed:
             country = summary.countries.get(record.country, CountrySummary())
             names = [n for n in country.names if previous is None or n != previous.name[:SUMMARY_NAME_CHARS]]
             names = sorted({*names, record.name[:SUMMARY_NAME_CHARS]})[:SUMMARY_NAMES]
@@ -204,6 +204,21 @@ class StagedLedger:
         if is_new:
             summary = summary.model_copy(update={"counterparts": summary.counterparts + 1})
         self._put_summary(summary)
+
+    def uncount_record(self, record: CounterpartRecord) -> None:
+        """Take a counterpart out of its country's count (a finding the analysts called wrong): the country
+        is no longer known through it, and is not known at all once no counterpart of it is left."""
+        summary = self.summary()
+        if record.country is None or record.country not in summary.countries:
+            return
+        country = summary.countries[record.country]
+        countries = dict(summary.countries)
+        if country.counterparts <= 1:
+            del countries[record.country]
+        else:
+            names = [n for n in country.names if n != record.name[:SUMMARY_NAME_CHARS]]
+            countries[record.country] = CountrySummary(counterparts=country.counterparts - 1, names=names)
+        self._put_summary(summary.model_copy(update={"countries": countries}))
 
     def next_seq(self) -> int:
         return self.summary().counterparts

@@ -17,8 +17,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +28,7 @@ from pydantic import SecretStr
 
 from schemas.alert import Alert
 from services.alerter.formats import format_discord, format_json, format_mattermost, format_slack, format_teams
+from services.runtime.retry_after import retry_after_seconds
 from services.settings import webhook_target_id
 
 log = logging.getLogger("actorwatch.alerter.webhooks")
@@ -210,23 +210,9 @@ def _scrub(text: str, url: str) -> str:
 
 
 def retry_after(value: str | None, max_delay_s: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), capped; None if absent/bad."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = when.timestamp() - time.time()
-    if seconds != seconds:  # NaN
-        return None
-    return min(max(seconds, 0.0), max_delay_s)
+    """Seconds to wait from a Retry-After header, capped; None if absent/bad. The parsing is the project's
+    one Retry-After reader, shared with the fetcher."""
+    return retry_after_seconds(value, cap_s=max_delay_s)
 
 
 def backoff_delay(failures: int, base_delay_s: float, max_delay_s: float) -> float:

@@ -8,7 +8,7 @@ from services.cleaner.extract import clean_article
 from services.cleaner.stories import body_text, text_fingerprint
 
 
-def clean_candidate(raw: RawArticle, *, max_text_bytes: int) -> StoryCandidate:
-    article = clean_article(raw, max_text_bytes=max_text_bytes)
-    key, simhash = text_fingerprint(body_text(article.paragraphs, article.body_paragraphs))
-    return StoryCandidate(article=article, content_key=key, simhash=simhash)
+def clean_candidate(raw: RawArticle, *, max_text_bytes: int, appended_captions: int = 1) -> StoryCandidate:
+    article = clean_article(raw, max_text_bytes=max_text_bytes, appended_captions=appended_captions)
+    key, signature = text_fingerprint(body_text(article.paragraphs, article.body_paragraphs))
+    return StoryCandidate(article=article, content_key=key, minhash=signature)

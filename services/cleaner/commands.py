@@ -95,21 +95,30 @@ def to_raw(name: str, data: bytes) -> RawArticle:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     from services.cleaner.extract import NoArticleError, clean_article
+    from services.runtime.cli_support import EXIT_CONFIG, EXIT_OK, EXIT_RUNTIME
 
-    failures = 0
+    failures = unreadable = 0
     for name in args.files:
         try:
             data = sys.stdin.buffer.read(_MAX_INPUT_BYTES + 1) if name == "-" else Path(name).read_bytes()
         except OSError as exc:
-            failures += 1
+            unreadable += 1
             print(f"{name}: cannot read: {exc.strerror or exc}", file=sys.stderr)
             continue
         try:
-            article = clean_article(to_raw(name, data))
+            raw = to_raw(name, data)
+        except (ValueError, OSError, EOFError) as exc:  # too large, bad gzip, not a RawArticle
+            unreadable += 1
+            print(f"{name}: no article: {' '.join(str(exc).split())}", file=sys.stderr)
+            continue
+        try:
+            article = clean_article(raw)
         except (NoArticleError, ValueError, OSError, EOFError) as exc:
             # One input without an article must not cost the rest of the batch: say why, go on.
             failures += 1
             print(f"{name}: no article: {' '.join(str(exc).split())}", file=sys.stderr)
             continue
         sys.stdout.write(article.to_bytes().decode("utf-8") + "\n")
-    return 1 if failures else 0
+    # An input that cannot be used as given (missing, unreadable, not a format `extract` takes) is a usage
+    # error (2), as in `ingest` and `tag`; one in which no article was found, 1.
+    return EXIT_CONFIG if unreadable else EXIT_RUNTIME if failures else EXIT_OK

@@ -6,7 +6,6 @@ the language model) is built once at import."""
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import re
 import unicodedata
@@ -17,21 +16,20 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from htmldate import find_date
 from lxml.html import HtmlElement  # type: ignore[import-untyped]
 from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]
-from trafilatura import bare_extraction
-from trafilatura.settings import Document, Extractor
+from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
 from schemas.clean_article import PARAGRAPH_SEPARATOR, CleanArticle
 from schemas.raw_article import RawArticle
 from services.cleaner.boilerplate import is_boilerplate, is_byline, is_section_label
 from services.cleaner.bound import bound_paragraphs, cut_to_bytes
+from services.cleaner.cascade import cascade
+from services.cleaner.errors import NoArticleError, RejectedPage
 from services.cleaner.metadata import page_metadata
+from services.cleaner.notices import page_notice, title_notice
+from services.cleaner.postprocess import MAX_APPENDED_CAPTIONS, fold_repeats, is_caption, place_captions
 
-__all__ = ["NoArticleError", "article_id", "canonical_url", "clean_article"]
-
-
-class NoArticleError(ValueError):
-    """The document holds no article; the message is a one-line reason."""
+__all__ = ["NoArticleError", "RejectedPage", "article_id", "canonical_url", "clean_article"]
 
 
 # --------------------------------------------------------------------------------------------- ids
@@ -127,22 +125,6 @@ def _looks_binary(body: str) -> bool:
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _TEXT_TYPES = frozenset({"text/plain"})
 
-# Options shared by every call; each call copies it to set its URL and today's date bound (htmldate
-# rejects dates after `max_date`, which a module-level Extractor would freeze at import time).
-_EXTRACTOR = Extractor(
-    output_format="python",
-    comments=False,  # reader comments are not the article
-    tables=True,
-    images=False,
-    links=False,
-    formatting=False,
-)
-# The same without the comparison against readability and justext (the "fast" cascade).
-_FAST_EXTRACTOR = copy.copy(_EXTRACTOR)
-_FAST_EXTRACTOR.fast = True
-# Below this much main text the fast cascade may have missed the article; the full one gets a go.
-_FULL_CASCADE_BELOW_CHARS = 500
-
 # Language and title from the head of the page, without parsing it a second time.
 _HEAD_CHARS = 65_536
 _HTML_LANG = re.compile(r"<html\b[^>]*?\s(?:xml:)?lang\s*=\s*[\"']?\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)*)", re.I)
@@ -153,39 +135,21 @@ _META_LANG = re.compile(
 _HTML_ROOT = re.compile(r"<html\b", re.I)
 
 
-def _options(template: Extractor, url: str) -> Extractor:
-    options = copy.copy(template)
-    options.url = url
-    options.source = url
-    options.with_metadata = False  # metadata.py reads it from the head for a fraction of the cost
-    return options
-
-
-def _cascade(html: HtmlElement | str, url: str) -> Document | None:
-    """trafilatura's fast cascade, then the full one (readability and justext comparison) only when the
-    fast one finds little: on the 181 benchmark pages fast alone scores as well and runs 1.6 times faster."""
-    fast = bare_extraction(html, options=_options(_FAST_EXTRACTOR, url))
-    document = fast if isinstance(fast, Document) else None
-    if document is not None and len(document.text or "") >= _FULL_CASCADE_BELOW_CHARS:
-        return document
-    full = bare_extraction(html, options=_options(_EXTRACTOR, url))
-    return full if isinstance(full, Document) and full.text else document
-
-
 def _extract_html(raw: RawArticle) -> tuple[list[list[str]], Document, HtmlElement | None]:
     """Main text as one-line blocks, trafilatura's document (title, date, author, site name) and the
     parsed page (untouched: trafilatura works on copies), so that nothing parses it a second time."""
     try:
         # Parsed once here: trafilatura copies a tree it is given, so both cascades can read this one.
         tree = load_html(raw.body)
-        document = _cascade(tree, raw.url) if tree is not None else None
+        document = cascade(tree, raw.url) if tree is not None else None
         if document is None and not _HTML_ROOT.search(raw.body, 0, _HEAD_CHARS):
             # trafilatura rejects some fragments without <html> (feed snippets: "<div><p>..."); give them one.
-            document = _cascade(f"<html><body>{raw.body}</body></html>", raw.url)
+            document = cascade(f"<html><body>{raw.body}</body></html>", raw.url)
     except Exception as exc:  # a library failure on odd markup is this document's problem, not the service's
-        raise NoArticleError(f"HTML extraction failed: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
+        message = f"HTML extraction failed: {type(exc).__name__}: {exc}".splitlines()[0]
+        raise NoArticleError(message, "extraction_failed") from exc
     if not isinstance(document, Document) or not document.text:
-        raise NoArticleError("no main text found in the HTML page")
+        raise NoArticleError("no main text found in the HTML page", "no_main_text")
     blocks = [[line] for line in _LINE_BREAK.split(_unify_breaks(document.text))]
     return blocks, document, tree
 
@@ -305,52 +269,9 @@ def _shorten(text: str, limit: int = 150) -> str:
     return text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
 
 
-def _unique_paragraphs(blocks: Iterable[Sequence[str]]) -> tuple[list[str], set[str]]:
-    """Join each block's lines into one paragraph; keep an exact repeat (a caption printed twice) once.
-
-    Also returns the paragraphs that were repeated right after themselves: page-copied text prints a
-    photo caption that way (once under the image, once as alt text)."""
-    seen: set[str] = set()
-    paragraphs: list[str] = []
-    doubled: set[str] = set()
-    previous: str | None = None
-    for block in blocks:
-        paragraph = " ".join(block)
-        if paragraph == previous:
-            doubled.add(paragraph)
-        previous = paragraph
-        if paragraph not in seen:
-            seen.add(paragraph)
-            paragraphs.append(paragraph)
-    return paragraphs, doubled
-
-
-# A photo credit closing a caption: "[Al-Nujaba Lebanon/Twitter]", "[AFP]", "(Photo: Getty Images)".
-_PHOTO_CREDIT = re.compile(
-    r".*(?:\[[^\[\]]{0,60}(?:/|photo|afp|reuters|getty|file|twitter|facebook|telegram|handout|AP\b)[^\[\]]{0,60}\]"
-    r"|\((?:photo|picture|image|credit)s?\s*:[^()]{1,80}\))",
-    re.I | re.S,
-)
-
-
-def _is_caption(paragraph: str, doubled: set[str]) -> bool:
-    return paragraph in doubled or (
-        len(paragraph) <= _MAX_CAPTION_CHARS and _PHOTO_CREDIT.fullmatch(paragraph) is not None
-    )
-
-
-_MAX_CAPTION_CHARS = 600
 _MIN_HTML_WORDS = 3
 # A title longer than this is a paragraph the page put in its <title>.
 MAX_TITLE_BYTES = 2_000
-
-
-def _place_captions(body: list[str], captions: Iterable[str]) -> tuple[list[str], list[str]]:
-    """Captions (each once) and the paragraphs to emit: the body, then every caption the body does not
-    already contain. The tagger reads only `text`, so this is how a caption's sentence reaches it, once."""
-    unique = list(dict.fromkeys(c for c in captions if c))
-    joined = PARAGRAPH_SEPARATOR.join(body)
-    return unique, body + [c for c in unique if c not in joined]
 
 
 # A dateline opening the first paragraph: "BAGHDAD (Reuters) - ", "MOSCOW, Nov 26 (AFP) - ", "BEIRUT - ".
@@ -417,7 +338,13 @@ def _media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def clean_article(raw: RawArticle, *, max_chars: int = 5_000_000, max_text_bytes: int = 400_000) -> CleanArticle:
+def clean_article(
+    raw: RawArticle,
+    *,
+    max_chars: int = 5_000_000,
+    max_text_bytes: int = 400_000,
+    appended_captions: int = MAX_APPENDED_CAPTIONS,
+) -> CleanArticle:
     """Extract and clean the article in a fetched document.
 
     Raises NoArticleError (with a one-line reason) when the document holds no article: empty, binary,
@@ -426,13 +353,13 @@ def clean_article(raw: RawArticle, *, max_chars: int = 5_000_000, max_text_bytes
     clean and the tagged article fit the broker's message bound."""
     media_type = _media_type(raw.content_type)
     if media_type not in _HTML_TYPES and media_type not in _TEXT_TYPES:
-        raise NoArticleError(f"unsupported content type {media_type or '(none)'!r}")
+        raise NoArticleError(f"unsupported content type {media_type or '(none)'!r}", "unsupported_type")
     if len(raw.body) > max_chars:
-        raise NoArticleError(f"body has {len(raw.body)} characters, more than the limit of {max_chars}")
+        raise NoArticleError(f"body has {len(raw.body)} characters, more than the limit of {max_chars}", "too_large")
     if not raw.body.strip():
-        raise NoArticleError("empty body")
+        raise NoArticleError("empty body", "empty_body")
     if _looks_binary(raw.body):
-        raise NoArticleError("body looks binary (many control characters)")
+        raise NoArticleError("body looks binary (many control characters)", "binary")
 
     feed_title = _normalise_line(raw.feed_title) if raw.feed_title else None
     declared = _language_code(raw.language_hint) or _language_code(raw.headers.get("content-language"))
@@ -441,9 +368,15 @@ def clean_article(raw: RawArticle, *, max_chars: int = 5_000_000, max_text_bytes
     if media_type in _HTML_TYPES:
         # trafilatura's metadata pass costs a third of extraction; the head regexes in metadata.py give
         # the same fields, and htmldate runs only when the page declares no date at all.
-        raw_blocks, document, tree = _extract_html(raw)
-        declared = declared or _html_language(raw.body)
         page = page_metadata(raw.body)
+        try:
+            raw_blocks, document, tree = _extract_html(raw)
+        except NoArticleError as exc:
+            # A consent or bot-check wall often has no main text at all; its title still says what it is.
+            if exc.reason == "no_main_text" and (kind := title_notice(feed_title or page.title)):
+                raise RejectedPage(f"not an article: {kind} page (title {page.title!r:.80})", kind) from exc
+            raise
+        declared = declared or _html_language(raw.body)
         document.title = document.title or page.title
         document.author = document.author or page.author
         document.sitename = document.sitename or page.site_name
@@ -461,17 +394,19 @@ def clean_article(raw: RawArticle, *, max_chars: int = 5_000_000, max_text_bytes
     blocks, title, byline = _strip_head(blocks, feed_title or metadata_title or None)
     if title is None and blocks:
         blocks, title = _first_line_title(blocks)
-    paragraphs, doubled = _unique_paragraphs(blocks)
+    paragraphs, doubled = fold_repeats(blocks, captions)
     # Captions found in the text itself (page-copied text has them inline) move out of the body.
-    captions += [p for p in paragraphs if _is_caption(p, doubled)]
-    body = [p for p in paragraphs if not _is_caption(p, doubled)]
+    captions += [p for p in paragraphs if is_caption(p, doubled)]
+    body = [p for p in paragraphs if not is_caption(p, doubled)]
     body, dateline = _split_dateline(body)
+    if kind := page_notice(title, body, raw.status):
+        raise RejectedPage(f"not an article: {kind} page (HTTP {raw.status}, title {title!r:.80})", kind)
     if not body:
-        raise NoArticleError("no text left after removing boilerplate")
+        raise NoArticleError("no text left after removing boilerplate", "boilerplate_only")
     if media_type in _HTML_TYPES and sum(len(p.split()) for p in body) < _MIN_HTML_WORDS:
         # What the extractor falls back to on a page without an article: a menu label or two.
-        raise NoArticleError(f"no article: fewer than {_MIN_HTML_WORDS} words of main text")
-    captions, paragraphs = _place_captions(body, captions)
+        raise NoArticleError(f"no article: fewer than {_MIN_HTML_WORDS} words of main text", "too_few_words")
+    captions, paragraphs = place_captions(body, captions, appended_captions)
     paragraphs, truncated = bound_paragraphs(paragraphs, max_text_bytes)
     # Captions are also listed on their own: they get a quarter of the text's bound.
     captions, captions_cut = bound_paragraphs(captions, max_text_bytes // 4)

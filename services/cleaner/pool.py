@@ -56,13 +56,18 @@ def _serve(function: Callable[[Any], Any], conn: Connection, warm_up: object) ->
             argument = conn.recv()
         except EOFError:
             return
+        # The worker's own clock: the time the call took here, without queueing or the pipe.
+        started = time.perf_counter()
         try:
-            conn.send((True, function(argument)))
+            result = function(argument)
         except Exception as exc:  # the caller re-raises it: the page's problem, not the worker's
+            elapsed = time.perf_counter() - started
             try:
-                conn.send((False, exc))
+                conn.send((False, exc, elapsed))
             except Exception:  # an exception that does not pickle still needs a one-line reason
-                conn.send((False, RuntimeError(traceback.format_exception_only(exc)[-1].strip())))
+                conn.send((False, RuntimeError(traceback.format_exception_only(exc)[-1].strip()), elapsed))
+        else:
+            conn.send((True, result, time.perf_counter() - started))
 
 
 class _Worker:
@@ -74,7 +79,7 @@ class _Worker:
         child.close()
         self._started = False
 
-    def call(self, argument: object, timeout_s: float) -> tuple[bool, Any]:
+    def call(self, argument: object, timeout_s: float) -> tuple[bool, Any, float]:
         """Blocking; runs in a helper thread, which only waits on the pipe (no GIL held).
 
         A fresh worker's start-up (imports, warm-up) is not charged to the call's time budget."""
@@ -92,7 +97,7 @@ class _Worker:
         if not self.conn.poll(timeout_s):
             raise PoolTimeout(f"took longer than {timeout_s:g} s")
         try:
-            result: tuple[bool, Any] = self.conn.recv()
+            result: tuple[bool, Any, float] = self.conn.recv()
         except EOFError as exc:
             raise WorkerCrashed(f"worker exited with code {self.process.exitcode}") from exc
         return result
@@ -109,13 +114,22 @@ class _Worker:
 class ProcessPool(Generic[ArgT, ResultT]):
     """`size` worker processes running `function` (a picklable module-level function).
 
-    `warm_up`, when given, is passed to `function` once in each new worker before it takes calls."""
+    `warm_up`, when given, is passed to `function` once in each new worker before it takes calls.
+    `observe`, when given, is called after every call with the seconds it took in its worker (the time
+    budget for one that timed out) and the exception it raised (None when it returned)."""
 
     def __init__(
-        self, function: Callable[[ArgT], ResultT], size: int, timeout_s: float, *, warm_up: ArgT | None = None
+        self,
+        function: Callable[[ArgT], ResultT],
+        size: int,
+        timeout_s: float,
+        *,
+        warm_up: ArgT | None = None,
+        observe: Callable[[float, BaseException | None], None] | None = None,
     ) -> None:
         self._function = function
         self._warm_up = warm_up
+        self._observe = observe
         self._timeout_s = timeout_s
         self._idle = [_Worker(function, warm_up) for _ in range(size)]
         self._free = asyncio.Semaphore(size)
@@ -127,8 +141,10 @@ class ProcessPool(Generic[ArgT, ResultT]):
             worker = self._idle.pop()
             loop = asyncio.get_running_loop()
             try:
-                ok, value = await loop.run_in_executor(self._waiters, worker.call, argument, self._timeout_s)
-            except (PoolTimeout, WorkerCrashed, OSError, asyncio.CancelledError):
+                ok, value, elapsed = await loop.run_in_executor(self._waiters, worker.call, argument, self._timeout_s)
+            except (PoolTimeout, WorkerCrashed, OSError, asyncio.CancelledError) as exc:
+                if self._observe is not None and isinstance(exc, PoolTimeout):
+                    self._observe(self._timeout_s, exc)
                 # The worker is stuck or gone: end it and start a fresh one in its place.
                 worker.stop()
                 worker = _Worker(self._function, self._warm_up)
@@ -137,6 +153,8 @@ class ProcessPool(Generic[ArgT, ResultT]):
                 raise
             finally:
                 self._idle.append(worker)
+        if self._observe is not None:
+            self._observe(elapsed, None if ok else value)
         if not ok:
             raise value
         result: ResultT = value

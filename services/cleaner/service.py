@@ -22,10 +22,11 @@ import faust
 
 from schemas.raw_article import RawArticle
 from schemas.story_candidate import StoryCandidate
+from services.cleaner import extraction_metrics
 from services.cleaner.candidate import clean_candidate
 from services.cleaner.pool import PoolTimeout, ProcessPool
 from services.cleaner.stories import StoryIndex, body_text, text_fingerprint
-from services.runtime import metrics
+from services.runtime import health, metrics
 from services.runtime.app import add_step_agent, make_app, pipelined_step_options
 from services.runtime.step import KafkaMessage, Outgoing, StageTimeout, Step
 from services.settings import Settings
@@ -58,10 +59,15 @@ def build(settings: Settings, bootstrap: str) -> Any:
     # Workers start now, so their imports overlap the consumer joining its group. clean_candidate is
     # passed by reference: a worker imports the cleaning modules only, not faust.
     pool: ProcessPool[RawArticle, StoryCandidate] = ProcessPool(
-        partial(clean_candidate, max_text_bytes=settings.max_text_bytes),
+        partial(
+            clean_candidate,
+            max_text_bytes=settings.max_text_bytes,
+            appended_captions=settings.cleaner_appended_captions,
+        ),
         settings.cleaner_workers,
         settings.extract_timeout_s,
         warm_up=WARM_UP_PAGE,
+        observe=extraction_metrics.observe_extraction,
     )
     # internal=True: Faust creates it (one partition) on start-up, like its changelog topics.
     story_topic = app.topic(stories_topic(settings), partitions=1, internal=True, key_type=bytes, value_type=bytes)
@@ -96,11 +102,12 @@ def build(settings: Settings, bootstrap: str) -> Any:
             index = StoryIndex.from_rows(stories.values(), settings.cleaner_story_capacity)
         known_stories = len(index)
         article = candidate.article
-        if candidate.content_key is None or candidate.simhash is None:
-            key, simhash = text_fingerprint(body_text(article.paragraphs, article.body_paragraphs))
+        if candidate.content_key is None or candidate.minhash is None:
+            # Written before MinHash (or by an older cleaner): fingerprinted here.
+            key, signature = text_fingerprint(body_text(article.paragraphs, article.body_paragraphs))
         else:
-            key, simhash = candidate.content_key, candidate.simhash
-        verdict = index.place(article.id, article.url, key, simhash)
+            key, signature = candidate.content_key, candidate.minhash
+        verdict = index.place(article.id, article.url, key, signature)
         stories[verdict.slot] = list(verdict.row)
         if verdict.duplicate:
             metrics.CLEANER_DUPLICATES.labels(service=SERVICE).inc()
@@ -132,5 +139,11 @@ def build(settings: Settings, bootstrap: str) -> Any:
     )
     add_step_agent(app, settings, settings.topic_raw, clean_step)
     add_step_agent(app, settings, story_topic, story_step)
+    # Exported at 0 from the start, so the first event after a restart shows in increase().
+    metrics.TRUNCATED.labels(service=SERVICE, stage="clean", part="text")
+    metrics.CLEANER_DUPLICATES.labels(service=SERVICE)
+    metrics.CLEANER_STORY_JOINS.labels(service=SERVICE)
+    extraction_metrics.precreate()
+    health.instrument(app, SERVICE)
 
     return app

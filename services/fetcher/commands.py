@@ -11,22 +11,29 @@ actorwatch sources status    per source: health, last success, consecutive failu
 from __future__ import annotations
 
 import argparse
+import io
+import json
+import sys
 import time
 from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 if TYPE_CHECKING:
+    from schemas.raw_article import RawArticle
     from schemas.source import SourceUpdate
     from services.fetcher.sources import Source, SourcesState
     from services.settings import Settings
 
 T = TypeVar("T")
 
+# Largest stdin `ingest -` reads: the files' practical bound (a page over the broker's bound is cut anyway).
+_MAX_STDIN_BYTES = 30_000_000
+
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
     """Add this stage's subcommands to the `actorwatch` parser. Each sets `handler` to a function
-    taking the parsed arguments and returning an exit code (raise services.cli.CliError for user errors)."""
+    taking the parsed arguments and returning an exit code (raise cli_support.CliError for user errors)."""
     from schemas.source import SourceKind
 
     sources = commands.add_parser("sources", help="the sources the fetcher polls: add, remove, list, status")
@@ -48,26 +55,27 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     for name, text in (("list", "the sources as the fetcher sees them"), ("status", "per-source health")):
         sub = actions.add_parser(name, help=text)
         sub.add_argument("--file", action="store_true", help="the sources file only (no broker needed)")
+        sub.add_argument("--json", action="store_true", help="one JSON object per source and line")
     sources.set_defaults(handler=cmd_sources)
 
 
 def _run(coroutine: Awaitable[T]) -> T:
-    from services.cli import run_async
+    from services.runtime.cli_support import run_async
 
     return run_async(coroutine)
 
 
 def _file_sources(settings: Settings) -> list[Source]:
-    from services.cli import load_config
     from services.fetcher.sources import SourcesError, load_sources
+    from services.runtime.cli_support import load_config
 
     return load_config(load_sources, settings.sources_path, SourcesError)
 
 
 def _topic_state(settings: Settings, bootstrap: str) -> tuple[SourcesState, bool]:
     """(the sources folded from the topic over the file seed, whether the topic had any content)."""
-    from services.cli import read_config_topic
     from services.fetcher.sources import SourcesState, decode_update
+    from services.runtime.cli_support import read_config_topic
 
     return read_config_topic(
         bootstrap, settings.topic_sources, decode_update, lambda: SourcesState(_file_sources(settings))
@@ -85,8 +93,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
     from schemas.base import utc_now
     from schemas.source import SourceUpdate
-    from services.cli import EXIT_CONFIG, CliError, ensure_topics, load_settings, resolve_bootstrap
     from services.fetcher.sources import Source, updates_for
+    from services.runtime.cli_support import EXIT_CONFIG, CliError, ensure_topics, load_settings, resolve_bootstrap
 
     settings = load_settings()
     source: Source | None = None
@@ -129,6 +137,10 @@ def cmd_sources(args: argparse.Namespace) -> int:
             return 0
         sources = sorted(state.current.values(), key=lambda s: s.id)
         origin = f"topic {settings.topic_sources}" if from_topic else f"file {settings.sources_path}"
+    if args.action == "list" and args.json:
+        for s in sources:
+            print(s.model_dump_json())
+        return 0
     if args.action == "list":
         print(f"{len(sources)} source(s) ({origin})")
         print(list_table(sources, default_interval_s=settings.fetch_interval_s))
@@ -136,6 +148,16 @@ def cmd_sources(args: argparse.Namespace) -> int:
     from services.fetcher.health import SourceStates, state_path
 
     states = SourceStates(state_path(settings.state_dir, settings.group_id("fetcher")))
+    if args.json:
+        for line in status_rows(
+            sources,
+            states,
+            now=time.time(),
+            stale_after_s=settings.fetch_stale_after_s,
+            failing_after=settings.fetch_failing_after,
+        ):
+            print(json.dumps(line))
+        return 0
     print(
         status_table(
             sources,
@@ -180,6 +202,81 @@ def status_table(sources: list[Any], states: Any, *, now: float, stale_after_s: 
             )
         )
     return _table(rows)
+
+
+def status_rows(
+    sources: list[Any], states: Any, *, now: float, stale_after_s: float, failing_after: int
+) -> list[dict[str, Any]]:
+    """`status_table`'s rows as JSON objects (times as unix seconds, null when never)."""
+    rows: list[dict[str, Any]] = []
+    for s in sources:
+        state = states.states.get(s.id)
+        if state is None:
+            rows.append(
+                {
+                    "id": s.id,
+                    "health": "new",
+                    "last_success": None,
+                    "consecutive_failures": 0,
+                    "items_per_day": 0,
+                    "last_error": None,
+                }
+            )
+            continue
+        rows.append(
+            {
+                "id": s.id,
+                "health": state.health(now=now, stale_after_s=stale_after_s, failing_after=failing_after),
+                "last_success": state.last_success,
+                "consecutive_failures": state.consecutive_failures,
+                "items_per_day": state.items_per_day(now=now),
+                "last_error": state.last_error,
+            }
+        )
+    return rows
+
+
+def stdin_article(source_id: str) -> RawArticle:
+    """`actorwatch ingest -`: one article from stdin. Raw-article JSON as is, else HTML (it starts with '<')
+    or plain text, gzip-compressed or not. Its URL names its content, so two different inputs never share
+    one (downstream is keyed by URL). Raises IngestError, like the files."""
+    import gzip
+    import hashlib
+    import zlib
+
+    from pydantic import ValidationError
+
+    from schemas.base import utc_now
+    from schemas.raw_article import RawArticle
+    from services.fetcher.files import IngestError
+    from services.fetcher.http import decode_body
+
+    data = sys.stdin.buffer.read(_MAX_STDIN_BYTES + 1)
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.GzipFile(fileobj=io.BytesIO(data)).read(_MAX_STDIN_BYTES + 1)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise IngestError(f"cannot ingest -: stdin is not valid gzip: {exc}") from exc
+    if len(data) > _MAX_STDIN_BYTES:
+        raise IngestError(f"cannot ingest -: stdin holds more than {_MAX_STDIN_BYTES} bytes")
+    if not data.strip():
+        raise IngestError("cannot ingest -: stdin is empty")
+    head = data.lstrip()[:1]
+    if head == b"{":
+        try:
+            return RawArticle.model_validate_json(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(document)"
+            raise IngestError(f"stdin is not a RawArticle JSON object: {where}: {first['msg']}") from exc
+    content_type = "text/html" if head == b"<" else "text/plain"
+    return RawArticle(
+        url=f"stdin:sha256:{hashlib.sha256(data).hexdigest()[:32]}",
+        source_id=source_id,
+        fetched_at=utc_now(),
+        content_type=content_type,
+        body=decode_body(data, content_type=content_type),
+    )
 
 
 def _when(timestamp: float | None) -> str:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import brotli  # type: ignore[import-untyped]
 import httpx
@@ -31,6 +31,7 @@ from charset_normalizer import from_bytes
 
 from schemas.base import utc_now
 from schemas.raw_article import RawArticle
+from services.fetcher.canonical import canonical_url as canonical_url  # re-exported: imported from here
 from services.fetcher.feeds import FeedError, FeedItem, detect_kind, parse_feed, parse_json_feed, parse_sitemap
 from services.fetcher.polite import HostLimiter, RobotsCache, retry_after_s
 from services.fetcher.safety import BlockedAddress, checked_transport, parse_networks
@@ -583,39 +584,6 @@ def _known_encoding(label: str | None) -> str | None:
 
 # --- seen URLs -----------------------------------------------------------------------------------------
 
-_TRACKING_PARAMS = frozenset({"fbclid", "gclid"})
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def canonical_url(url: str) -> str:
-    """The form a URL is remembered under: scheme and host lower-case, default port, fragment and
-    tracking parameters (utm_*, fbclid, gclid) dropped; the rest of the query keeps its order."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    netloc = parts.netloc
-    if parts.hostname is not None:
-        userinfo, _, _ = netloc.rpartition("@")
-        host = parts.hostname
-        if ":" in host:  # IPv6 literal
-            host = f"[{host}]"
-        try:
-            port = parts.port
-        except ValueError:
-            port = None
-        netloc = (f"{userinfo}@" if userinfo else "") + host
-        if port is not None and port != _DEFAULT_PORTS.get(scheme):
-            netloc += f":{port}"
-    query = urlencode(
-        [
-            (key, value)
-            for key, value in parse_qsl(parts.query, keep_blank_values=True)
-            if not key.lower().startswith("utm_") and key.lower() not in _TRACKING_PARAMS
-        ]
-    )
-    path = parts.path or ("/" if scheme in _DEFAULT_PORTS else "")
-    return urlunsplit((scheme, netloc, path, query, ""))
-
-
 _CANONICAL_LINK = re.compile(rb"<link\b[^>]*>", re.IGNORECASE)
 _ATTR = re.compile(r"""([a-zA-Z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -744,7 +712,8 @@ class SeenUrls:
                 if isinstance(url, str):
                     self._urls[canonical_url(url)] = SeenEntry(now, None, None, 0)
         else:
-            log.warning("seen-URL file %s has no 'urls' list, starting empty", self.path)
+            if document is not None:  # None: no file yet (a first start), or one read_state_file warned about
+                log.warning("seen-URL file %s has no 'urls' list, starting empty", self.path)
             return
         self._bound()
 

@@ -11,11 +11,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit, urlunsplit
-from urllib.robotparser import RobotFileParser
 
-from schemas.base import utc_now
+from protego import Protego
+
+from services.runtime.retry_after import retry_after_seconds
 
 
 class HostLimiter:
@@ -63,7 +63,7 @@ class HostLimiter:
 
 @dataclass
 class _Robots:
-    parser: RobotFileParser | None  # None: everything allowed (no robots.txt)
+    parser: Protego | None  # None: everything allowed (no robots.txt)
     disallow_all: bool
     expires: float
 
@@ -108,7 +108,7 @@ class RobotsCache:
         self._locks.pop(origin, None)
         if entry.disallow_all:
             return False
-        return entry.parser is None or entry.parser.can_fetch(self.user_agent, url)
+        return entry.parser is None or bool(entry.parser.can_fetch(url, self.user_agent))
 
     async def _load(self, origin: str, fetch: RobotsFetch) -> _Robots:
         now = self._clock()
@@ -120,26 +120,15 @@ class RobotsCache:
             return _Robots(None, disallow_all=False, expires=now + self.ttl_s)
         if not 200 <= status < 300:
             return _Robots(None, disallow_all=True, expires=now + self.error_ttl_s)
-        parser = RobotFileParser()
-        parser.parse(text.splitlines())
-        return _Robots(parser, disallow_all=False, expires=now + self.ttl_s)
+        # Protego follows RFC 9309 where the standard library does not: '*' and '$' in paths, and the
+        # longest matching rule wins between Allow and Disallow (Allow on a tie).
+        return _Robots(Protego.parse(text), disallow_all=False, expires=now + self.ttl_s)
 
 
 def retry_after_s(value: str | None, *, cap_s: float = 86_400.0) -> float | None:
-    """Seconds a Retry-After header asks to wait (delta seconds or an HTTP date), capped; None if absent
-    or unreadable."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return min(float(text), cap_s)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return min(max((when - utc_now()).total_seconds(), 0.0), cap_s)
+    """Seconds a Retry-After header asks to wait, capped; None if absent or unreadable. The parsing is
+    the project's one Retry-After reader, shared with the alerter's webhooks."""
+    return retry_after_seconds(value, cap_s=cap_s)
 
 
 def next_delay_s(

@@ -23,7 +23,7 @@ from services.fetcher.health import HEALTH_STATES, SourceStates, state_path
 from services.fetcher.http import Politeness, SeenUrls, SitemapLimits, make_client, poll_source
 from services.fetcher.polite import HostLimiter, RobotsCache, next_delay_s
 from services.fetcher.sources import Source, SourcesState, follow_sources, load_sources
-from services.runtime import metrics
+from services.runtime import health, metrics
 from services.runtime.app import make_app
 from services.runtime.step import faust_sink
 from services.settings import Settings
@@ -132,10 +132,34 @@ def build(settings: Settings, bootstrap: str) -> Any:
         except OSError as exc:
             log.error("fetcher: cannot save state under %s: %s", group_dir, exc)
 
+    # Sources whose series this worker exports: a new one's at 0, a removed one's deleted (once its last
+    # poll has finished), so a removed source neither reads as stale nor exports forever.
+    exported: set[str] = set()
+
+    def sync_source_series() -> None:
+        current = set(sources.current)
+        now = time.time()
+        for source_id in current - exported:
+            # What the saved state says (a restart keeps a source's health), else 'new'.
+            state = states.get(source_id)
+            health_now = state.health(
+                now=now, stale_after_s=settings.fetch_stale_after_s, failing_after=settings.fetch_failing_after
+            )
+            metrics.precreate_source(SERVICE, source_id, HEALTH_STATES, health_now)
+            failures = state.consecutive_failures
+            metrics.SOURCE_CONSECUTIVE_FAILURES.labels(service=SERVICE, source=source_id).set(failures)
+            if state.last_success is not None:
+                metrics.SOURCE_LAST_SUCCESS.labels(service=SERVICE, source=source_id).set(state.last_success)
+        for source_id in exported - current - set(in_flight):
+            metrics.forget_source(source_id)
+        exported.intersection_update(current | set(in_flight))
+        exported.update(current)
+
     @app.timer(min(1.0, settings.fetch_interval_s), on_leader=True)  # type: ignore[untyped-decorator]
     async def schedule() -> None:
         if not sources_ready.is_set():
             return
+        sync_source_series()
         now = time.time()
         for source in list(sources.current.values()):
             state = states.get(source.id)
@@ -168,6 +192,9 @@ def build(settings: Settings, bootstrap: str) -> Any:
         @app.task  # type: ignore[untyped-decorator]
         async def sources_follower() -> None:
             await follow_sources(bootstrap, settings.topic_sources, sources, ready=sources_ready)
+
+    metrics.TRUNCATED.labels(service=SERVICE, stage="fetch", part="body")  # at 0 from the start
+    health.instrument(app, SERVICE)
 
     @app.on_before_shutdown.connect  # type: ignore[untyped-decorator]
     async def close_client(_app: Any, **_kwargs: Any) -> None:

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from prometheus_client import start_http_server
 
-from services.runtime import faust_patches
+from services.runtime import faust_patches, kafka_security
 from services.runtime.codec import register_orjson_codec
 from services.runtime.kafka_admin import ensure_app_topics
 from services.runtime.state_dir import claim_worker_dir
@@ -30,9 +29,13 @@ def make_app(settings: Settings, service: str, bootstrap: str) -> Any:
     register_orjson_codec()
     faust_patches.apply()
     settings.state_dir.mkdir(parents=True, exist_ok=True)
+    # The service's own aiokafka clients (the compacted-topic followers) get the same security as Faust's.
+    kafka_security.use(settings)
     return faust.App(
         settings.group_id(service),
         broker=[f"kafka://{host}" for host in bootstrap.split(",")],
+        # TLS and SASL ride in the credentials (SSL or SASL_SSL with a context); the URL scheme stays kafka://.
+        broker_credentials=kafka_security.faust_credentials(settings),
         store=settings.table_store,
         datadir=str(_worker_dir(settings, service)),
         topic_partitions=settings.topic_partitions,
@@ -121,11 +124,13 @@ def _acker(stream: Any, event: Any) -> Any:
 
 
 def serve_metrics(settings: Settings, service: str) -> int:
-    """Start the /metrics endpoint; returns the port (useful when the configured port is 0)."""
-    server, _thread = start_http_server(settings.metrics_port(service), addr=settings.metrics_host)
-    port: int = server.server_port
-    log.info("%s: metrics on http://%s:%d/metrics", service, settings.metrics_host, port)
-    return port
+    """Start /metrics, /healthz and /readyz (services/runtime/health.py); returns the port (useful when the
+    configured port is 0). Logging is not set up yet: the worker logs "<service> ready, metrics on ..." once
+    it is ready."""
+    from services.runtime import health
+
+    health.quiet_libraries(settings.log_level)
+    return health.serve(settings.metrics_host, settings.metrics_port(service), service)
 
 
 def create_app_topics(app: Any, settings: Settings, bootstrap: str) -> None:

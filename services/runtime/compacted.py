@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer
 
+from services.runtime.kafka_security import client_options
+
 log = logging.getLogger("actorwatch.compacted")
 
 UpdateT = TypeVar("UpdateT")
@@ -58,7 +60,12 @@ async def _follow_once(
     seen: set[tuple[int, int]],
 ) -> None:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **client_options(),
     )
     await consumer.start()
     try:

@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from schemas.base import Contract
+from services.runtime.kafka_security import client_options, unreachable_message
 from services.settings import Settings
 
 
@@ -113,11 +114,12 @@ async def delete_group_topics(bootstrap: str, group_prefix: str) -> list[str]:
 @contextlib.asynccontextmanager
 async def _admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
     """A started admin client; a broker that does not answer within 15 s is BrokerUnavailable."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000, **client_options())
     try:
         await asyncio.wait_for(admin.start(), timeout=15)
     except (KafkaError, OSError, TimeoutError) as exc:
-        raise BrokerUnavailable(_unreachable(bootstrap, exc)) from exc
+        await admin.close()
+        raise BrokerUnavailable(await unreachable_message(bootstrap, exc)) from exc
     try:
         yield admin
     finally:
@@ -128,26 +130,30 @@ async def wait_for_group_coordinator(bootstrap: str, topic: str, *, timeout_s: f
     """Join a throwaway consumer group once. On a new broker this waits out the creation of its offsets
     topic, so that the services start into a broker that is ready for consumer groups (and say nothing
     about a coordinator that is not there yet)."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="actorwatch-readiness-check")
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id="actorwatch-readiness-check", **client_options()
+    )
     try:
         await asyncio.wait_for(consumer.start(), timeout=15)
         deadline = asyncio.get_running_loop().time() + timeout_s
         while not consumer.assignment() and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.1)
     except (KafkaError, OSError, TimeoutError) as exc:
-        raise BrokerUnavailable(_unreachable(bootstrap, exc)) from exc
+        raise BrokerUnavailable(await unreachable_message(bootstrap, exc)) from exc
     finally:
         await consumer.stop()
 
 
 async def publish(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, Contract]]) -> int:
     """Publish contract messages with acks from all in-sync replicas; returns how many were written."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, enable_idempotence=True, **client_options()
+    )
     try:
         await asyncio.wait_for(producer.start(), timeout=15)
     except (KafkaError, OSError, TimeoutError) as exc:
         await producer.stop()
-        raise BrokerUnavailable(_unreachable(bootstrap, exc)) from exc
+        raise BrokerUnavailable(await unreachable_message(bootstrap, exc)) from exc
     count = 0
     try:
         pending = []
@@ -159,10 +165,3 @@ async def publish(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | N
     finally:
         await producer.stop()
     return count
-
-
-def _unreachable(bootstrap: str, exc: BaseException) -> str:
-    detail = str(exc) or type(exc).__name__
-    if detail.startswith(type(exc).__name__):
-        detail = detail[len(type(exc).__name__) :].lstrip(": ") or type(exc).__name__
-    return f"cannot reach Kafka at {bootstrap}: {detail}"

@@ -11,6 +11,7 @@ from aiokafka.errors import KafkaError
 
 from services.runtime.compacted import Decoder, UpdateT
 from services.runtime.kafka_admin import BrokerUnavailable
+from services.runtime.kafka_security import client_options, unreachable_message
 
 
 async def _start(topic: str, bootstrap: str, *, from_beginning: bool) -> AIOKafkaConsumer:
@@ -20,12 +21,13 @@ async def _start(topic: str, bootstrap: str, *, from_beginning: bool) -> AIOKafk
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
+        **client_options(),
     )
     try:
         await asyncio.wait_for(consumer.start(), timeout=15)
     except (KafkaError, OSError, TimeoutError) as exc:
         await consumer.stop()
-        raise BrokerUnavailable(f"cannot reach Kafka at {bootstrap}: {exc or type(exc).__name__}") from exc
+        raise BrokerUnavailable(await unreachable_message(bootstrap, exc)) from exc
     return consumer
 
 

@@ -20,7 +20,7 @@ def bound_tagged(tagged: TaggedArticle, limit: int) -> TaggedArticle:
     by_id = {e.id: e for e in tagged.entities}
     needed: set[str] = set()
     stack = [i.source for i in tagged.interactions] + [i.target for i in tagged.interactions]
-    stack += [e.id for e in tagged.entities if e.actor_id is not None]
+    stack += [e.id for e in tagged.entities if e.actor_id is not None or e.represents is not None]
     while stack:  # an entity kept keeps the mentions it refers to
         entity_id = stack.pop()
         if entity_id in needed or entity_id not in by_id:

@@ -29,7 +29,7 @@ MAX_INPUT_BYTES = 50 * 1024 * 1024
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
     """Add this stage's subcommands to the `actorwatch` parser. Each sets `handler` to a function
-    taking the parsed arguments and returning an exit code (raise services.cli.CliError for user errors)."""
+    taking the parsed arguments and returning an exit code (raise cli_support.CliError for user errors)."""
     tag = commands.add_parser(
         "tag",
         help="tag text or clean-article JSON files offline and print the tagged JSON",
@@ -53,7 +53,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     who.add_argument("--json", action="store_true", help="JSON output")
     who.set_defaults(handler=cmd_kb_who)
     imp = kb_commands.add_parser("import", help="convert Wikidata SPARQL JSON results into a knowledge-base file")
-    imp.add_argument("file", type=Path, metavar="FILE", help="SPARQL JSON results (query in the README)")
+    imp.add_argument("file", type=Path, metavar="FILE", help="SPARQL JSON results (query in the README); '-': stdin")
     imp.add_argument(
         "--out",
         type=Path,
@@ -64,7 +64,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
-    from services.cli import EXIT_CONFIG, CliError, load_settings
+    from services.runtime.cli_support import EXIT_CONFIG, CliError, load_settings
     from services.tagger.factory import TaggerSetupError, build_tagger
     from services.tagger.lexicon import LexiconError
     from services.watchlist import WatchlistError, load_watchlist
@@ -89,7 +89,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
 
 def cmd_kb_who(args: argparse.Namespace) -> int:
-    from services.cli import EXIT_CONFIG, CliError, load_settings
+    from services.runtime.cli_support import EXIT_CONFIG, CliError, load_settings
     from services.tagger.kb import KnowledgeBaseError, load_kb
 
     try:
@@ -147,12 +147,12 @@ def cmd_kb_who(args: argparse.Namespace) -> int:
 
 
 def cmd_kb_import(args: argparse.Namespace) -> int:
-    from services.cli import EXIT_CONFIG, CliError
+    from services.runtime.cli_support import EXIT_CONFIG, CliError, input_path
     from services.tagger.kb import KnowledgeBaseError
     from services.tagger.kb.wikidata import import_file
 
     try:
-        result = import_file(args.file, args.out)
+        result = import_file(input_path(args.file), args.out)
     except KnowledgeBaseError as exc:
         raise CliError(str(exc), EXIT_CONFIG) from exc
     print(f"wrote {len(result.rows)} office terms to {args.out} ({result.skipped} rows skipped: no country or start)")
@@ -161,28 +161,21 @@ def cmd_kb_import(args: argparse.Namespace) -> int:
 
 def read_article(name: str) -> CleanArticle:
     """A CleanArticle from a file (or stdin for '-'): JSON when it parses as the contract, else plain text."""
-    from services.cli import CliError
+    from services.runtime.cli_support import EXIT_CONFIG, CliError, read_input
 
-    try:
-        data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1) if name == "-" else _read_file(Path(name))
-    except OSError as exc:
-        raise CliError(f"cannot read {name}: {exc.strerror or exc}") from exc
+    data = read_input(name, MAX_INPUT_BYTES)  # a file that cannot be read: exit 2, as in `ingest`
+    # An input `tag` cannot take as given is a usage error (2), as in `ingest` and `extract`.
     if len(data) > MAX_INPUT_BYTES:
-        raise CliError(f"{name}: larger than {MAX_INPUT_BYTES // (1024 * 1024)} MiB")
+        raise CliError(f"{name}: larger than {MAX_INPUT_BYTES // (1024 * 1024)} MiB", EXIT_CONFIG)
     if data.lstrip()[:1] == b"{":
         try:
             return CleanArticle.from_bytes(data)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "document"
-            raise CliError(f"{name}: not a clean-article JSON: {where}: {first['msg']}") from exc
+            raise CliError(f"{name}: not a clean-article JSON: {where}: {first['msg']}", EXIT_CONFIG) from exc
     text = data.decode("utf-8", errors="replace")
     return text_article(text, name)
-
-
-def _read_file(path: Path) -> bytes:
-    with path.open("rb") as handle:
-        return handle.read(MAX_INPUT_BYTES + 1)
 
 
 def text_article(text: str, name: str) -> CleanArticle:

@@ -19,6 +19,7 @@ import ahocorasick
 from schemas.watchlist import WatchlistEntry
 from services.tagger.lexicon import Body, Country, Descriptor, Lexicon, OrgHead, Predicate, Title
 from services.tagger.text import fold
+from services.tagger.watched import LookAlike
 
 # Hard cap on matches per article; with MAX_CHARS this bounds all later work.
 MAX_HITS = 40_000
@@ -38,6 +39,7 @@ class Cat(IntEnum):
     DESCRIPTOR = 8
     PREDICATE = 9
     ORG_HEAD = 10  # kept apart: only a hint that a capitalised name may be an organisation
+    LOOKALIKE = 11  # a watchlist `not_this_actor` name: longer than the alias it contains, so it wins
 
 
 class Case(Enum):
@@ -54,7 +56,7 @@ class KbPerson:
     name: str
 
 
-Ref = WatchlistEntry | Body | Title | Country | Descriptor | Predicate | OrgHead | KbPerson | None
+Ref = WatchlistEntry | LookAlike | Body | Title | Country | Descriptor | Predicate | OrgHead | KbPerson | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +158,12 @@ class Matcher:
         lexicon: Lexicon,
         watchlist: Sequence[WatchlistEntry],
         kb_names: Mapping[str, Sequence[str]] | None = None,
+        look_alikes: Sequence[LookAlike] = (),
     ) -> None:
         self._keys: dict[str, list[Key]] = {}
+        for look_alike in look_alikes:
+            for variant in sorted(alias_variants(look_alike.name)):
+                self._add(variant, Key(Cat.LOOKALIKE, look_alike.name, Case.ANY, look_alike))
         for entry in watchlist:
             for alias in [entry.name, *entry.aliases]:
                 case = Case.EXACT if _is_acronym(alias) else Case.ANY

@@ -22,9 +22,11 @@ from services.tagger.doc import (
     the_before,
 )
 from services.tagger.lexicon import Body, Country, Descriptor
+from services.tagger.lookalike import shadowed_by_look_alike
 from services.tagger.matcher import Cat, Hit, KbPerson
 from services.tagger.text import Span
 from services.tagger.titled import titled_person
+from services.tagger.watched import LookAlike
 
 __all__ = ["Doc", "Mention", "find_mentions", "mark_zones"]
 
@@ -65,8 +67,10 @@ def find_mentions(doc: Doc, index: int, span: Span, watch: dict[str, WatchlistEn
             if mention is not None:
                 found.append(mention)
         elif cat is Cat.WATCH and hit.start not in consumed:
-            if not _other_person(doc, span, hit):
+            if not _other_person(doc, span, hit) and not shadowed_by_look_alike(doc, hit):
                 found.append(_watched(index, hit))
+        elif cat is Cat.LOOKALIKE and hit.start not in consumed:
+            found.append(_look_alike(doc, index, hit))
         elif cat is Cat.PERSON and hit.start not in consumed:
             person = _kb_person(doc, index, span, hit)
             if person is not None:
@@ -103,6 +107,14 @@ def _other_person(doc: Doc, span: Span, hit: Hit) -> bool:
         return False
     longer = f"{word} {doc.text[hit.start : hit.end]}".casefold()
     return not any(longer in alias.casefold() for alias in (entry.name, *entry.aliases))
+
+
+def _look_alike(doc: Doc, index: int, hit: Hit) -> Mention:
+    """A `not_this_actor` name: someone, but not the watched actor whose alias it contains."""
+    look_alike = hit.key.ref
+    assert isinstance(look_alike, LookAlike)
+    why = f"look-alike '{look_alike.name}' (not_this_actor of {look_alike.entry.name})"
+    return Mention(look_alike.entry.kind, hit.start, hit.end, doc.text[hit.start : hit.end], why, index)
 
 
 def _watched(index: int, hit: Hit) -> Mention:

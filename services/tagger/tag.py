@@ -36,6 +36,7 @@ from services.tagger.relations import Link, link_sentence
 from services.tagger.syntax import link_parsed
 from services.tagger.text import MAX_CHARS, after_dateline, fold, split_sentences
 from services.tagger.triggers import Trigger, load_triggers
+from services.tagger.watched import look_alikes, representative_entries, represented
 
 __all__ = ["Lexicon", "Tagger", "load_lexicon"]
 
@@ -55,9 +56,11 @@ class Tagger:
         parse_all: bool = False,
     ) -> None:
         self._lexicon = lexicon if lexicon is not None else load_lexicon()
-        self._watch = {entry.actor_id: entry for entry in watchlist}
+        # Representatives are matched as watched people; their entities say whom they represent (_build).
+        names = [*watchlist, *representative_entries(watchlist)]
+        self._watch = {entry.actor_id: entry for entry in names}
         self._kb = kb if kb is not None else load_kb()
-        self._matcher = Matcher(self._lexicon, list(watchlist), self._kb.aliases())
+        self._matcher = Matcher(self._lexicon, names, self._kb.aliases(), look_alikes(watchlist))
         self._org_heads = {head.word: head for head in self._lexicon.org_heads}
         self._pipeline = pipeline if pipeline is not None or not parse else load_pipeline(model)
         self._triggers: dict[tuple[str, str], Trigger] = load_triggers()
@@ -198,6 +201,7 @@ def _build(article: CleanArticle, doc: Doc, links: list[Link]) -> TaggedArticle:
         ids[id(mention)] = by_span[span] = mention_id
         root = mention.root()
         refers_to = ids.get(id(root)) if root is not mention else None
+        actor_id, represents = represented(root.actor_id)
         entities.append(
             Entity(
                 id=mention_id,
@@ -209,7 +213,8 @@ def _build(article: CleanArticle, doc: Doc, links: list[Link]) -> TaggedArticle:
                 country=root.country,
                 sector=root.sector,
                 role=root.role,
-                actor_id=root.actor_id,
+                actor_id=actor_id,
+                represents=represents,
                 refers_to=refers_to,
                 kb_id=root.kb_id,
                 former=root.former or mention.former,

@@ -49,6 +49,8 @@ def namespaced_settings(state_dir: Path, **overrides: object) -> Settings:
         "topic_dead_letters": f"t{tag}-dead-letters",
         "topic_watchlist": f"t{tag}-watchlist",
         "topic_sources": f"t{tag}-sources",
+        "topic_feedback": f"t{tag}-feedback",
+        "topic_feedback_by_actor": f"t{tag}-feedback-by-actor",
         "group_prefix": f"test-{tag}",
         "state_dir": state_dir,
         "metrics_port_fetcher": 0,

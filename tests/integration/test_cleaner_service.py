@@ -31,6 +31,12 @@ GOOD_TEXT = (
 # The slowest bad input meant to fail on its own (the deep nesting) takes about 0.5 s, the good article
 # under a millisecond: both stay well inside the budget, on a loaded machine too.
 RUNAWAY_PAGE = "<html><body>" + "".join(f"<p>Word {i}</p>" for i in range(55_000)) + "</body></html>"
+# A paywall: the lede, then the prompt. Not the article of record: dead-lettered as a notice.
+PAYWALL_PAGE = (
+    "<html><head><title>Leader in Moscow</title></head><body><article><p>The militia leader met the Russian "
+    "deputy foreign minister in Moscow on Saturday.</p><p>Subscribe to continue reading. Already a subscriber? "
+    "Log in.</p></article></body></html>"
+)
 
 
 def raw(url: str, body: str, content_type: str = "text/plain") -> bytes:
@@ -48,12 +54,13 @@ def test_bad_input_and_runaway_page_become_dead_letters(
         (b"empty", raw("https://example.org/empty", "")),
         (b"nested", raw("https://example.org/nested", "<div>" * 50_000 + "deep" + "</div>" * 50_000, "text/html")),
         (b"not-json", b"\xff\xfe not a raw article"),
+        (b"paywall", raw("https://example.org/paywall", PAYWALL_PAGE, "text/html")),
         (b"good", raw("https://example.org/good", GOOD_TEXT)),
     ]
     started = time.monotonic()
     publish_bytes(kafka_bootstrap, settings.topic_raw, messages)
     clean = read_until(kafka_bootstrap, settings.topic_clean, lambda rs: len(rs) >= 1, timeout_s=50)
-    letters = read_until(kafka_bootstrap, settings.topic_dead_letters, lambda rs: len(rs) >= 5, timeout_s=50)
+    letters = read_until(kafka_bootstrap, settings.topic_dead_letters, lambda rs: len(rs) >= 6, timeout_s=50)
     assert cleaner.alive(), cleaner.log()
 
     assert len(clean) == 1, cleaner.log()
@@ -64,12 +71,13 @@ def test_bad_input_and_runaway_page_become_dead_letters(
     assert article.language == "en"
 
     reasons = {r.key: DeadLetter.from_bytes(r.value).error for r in letters}
-    assert set(reasons) == {b"runaway", b"binary", b"empty", b"nested", b"not-json"}, reasons
+    assert set(reasons) == {b"runaway", b"binary", b"empty", b"nested", b"not-json", b"paywall"}, reasons
     assert reasons[b"runaway"].startswith("StageTimeout: took longer than 2 s")
     assert "binary" in reasons[b"binary"]
     assert "empty body" in reasons[b"empty"]
     assert "NoArticleError" in reasons[b"nested"]
     assert "not a valid RawArticle" in reasons[b"not-json"]
+    assert reasons[b"paywall"].startswith("RejectedPage: not an article: paywall page"), reasons[b"paywall"]
     assert all(DeadLetter.from_bytes(r.value).stage == "cleaner.clean" for r in letters)
     # The runaway page cost its budget, not its whole extraction, and did not stop the good article.
     assert time.monotonic() - started < 45

@@ -134,12 +134,13 @@ def test_learn_mode_backtest_and_ledger_show(
     # observe agent then reads the same history, which the ledger already knows).
     learned = actorwatch(settings, kafka_bootstrap, "backfill", "--learn-only", "--from-topic")
     assert learned.returncode == 0, learned.stderr
-    assert "2 learn-only observation(s)" in learned.stdout
+    # Two articles, each about al-Kaabi and (through his `affiliation`) Harakat al-Nujaba.
+    assert "4 learn-only observation(s)" in learned.stdout
     services.start("alerter", settings)
     group = settings.group_id("alerter")
     for topic in (settings.topic_tagged, settings.topic_observations):
         assert wait_group_caught_up(kafka_bootstrap, group, topic, timeout_s=45), topic
-    assert len(read_all(kafka_bootstrap, settings.topic_observations)) == 4  # 2 learn-only + 2 live
+    assert len(read_all(kafka_bootstrap, settings.topic_observations)) == 8  # 4 learn-only + 4 live
     assert read_all(kafka_bootstrap, settings.topic_alerts) == []
 
     shown = actorwatch(settings, kafka_bootstrap, "ledger", "show", "akram-al-kaabi")

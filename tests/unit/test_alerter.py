@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from schemas.actor_observation import ActorObservation, CounterpartContact
+from schemas.actor_observation import ActorObservation, Attribution, CounterpartContact
 from schemas.alert import Alert, AlertLevel
 from schemas.clean_article import CleanArticle
 from schemas.tagged_article import (
@@ -189,7 +189,6 @@ def test_new_country_for_russian_deputy_foreign_minister() -> None:
 @pytest.mark.parametrize(
     "quiet",
     [
-        pytest.param(contact("Abbas Araghchi", "IRN", role="Foreign Minister"), id="known-country-IRN"),
         pytest.param(contact("Faleh al-Fayyadh", "IRQ"), id="domestic-IRQ"),
         pytest.param(contact("Ali al-Sistani", "IRQ", sector=Sector.REL), id="REL"),
         pytest.param(contact("Patriarch Kirill", "RUS", sector=Sector.REL), id="foreign-REL"),
@@ -400,16 +399,21 @@ def test_observations_from_tagged() -> None:
     ]
     hosted = kaabi.contacts[1]
     assert (hosted.role, hosted.country, hosted.sector) == ("Deputy Foreign Minister", "RUS", Sector.GOV)
-    # Hostile and non-government contacts are kept here; decide filters them.
-    assert [(c.counterpart_id, c.interaction_type) for c in nujaba.contacts] == [
-        ("USA:united states", InteractionType.CONDEMN)
+    # Hostile and non-government contacts are kept here; decide filters them. Kaabi's `affiliation` is the
+    # group: its ledger learns his contacts too, marked as such.
+    assert [(c.counterpart_id, c.interaction_type, c.attribution) for c in nujaba.contacts] == [
+        ("RUS:mikhail bogdanov", InteractionType.MEET, Attribution(rule="affiliation", person="Akram al-Kaabi")),
+        ("RUS:mikhail bogdanov", InteractionType.HOST, Attribution(rule="affiliation", person="Akram al-Kaabi")),
+        ("USA:united states", InteractionType.CONDEMN, None),
+        ("?:nujaba council", InteractionType.MEET, Attribution(rule="affiliation", person="Akram al-Kaabi")),
     ]
 
     decisions = [decide_and_apply(o, empty(), WATCHLIST[o.actor_id], RULES, now=NOW) for o in observations]
     assert decisions[0].alert is not None
     assert [c.level for c in decisions[0].alert.counterparts] == [AlertLevel.NEW_COUNTRY]
     assert len(decisions[0].alert.counterparts[0].evidence) == 2
-    assert decisions[1].alert is None
+    assert decisions[1].alert is None  # learned from an affiliated member: never an alert for the group
+    assert "RUS:mikhail bogdanov" in decisions[1].counterparts
 
 
 def test_observations_ignore_articles_without_watched_interactions() -> None:

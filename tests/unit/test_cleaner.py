@@ -19,7 +19,7 @@ from trafilatura.settings import Extractor
 
 from schemas.clean_article import CleanArticle
 from schemas.raw_article import RawArticle
-from services.cleaner import extract
+from services.cleaner import cascade
 from services.cleaner.boilerplate import is_boilerplate, is_byline
 from services.cleaner.extract import NoArticleError, article_id, canonical_url, clean_article
 from tests.conftest import SHARED
@@ -177,13 +177,13 @@ def test_full_cascade_runs_only_when_the_fast_one_finds_little(seed_text: str, m
     """Speed: trafilatura's fast cascade first; the readability/justext comparison only for a short result.
     The page is parsed once: both cascades get the same tree."""
     calls: list[tuple[bool, object]] = []
-    real = extract.bare_extraction  # type: ignore[attr-defined]
+    real = cascade.bare_extraction  # type: ignore[attr-defined]
 
     def recording(html: object, options: Extractor) -> object:
         calls.append((options.fast, html))
         return real(html, options=options)
 
-    monkeypatch.setattr(extract, "bare_extraction", recording)
+    monkeypatch.setattr(cascade, "bare_extraction", recording)
     clean_article(raw(seed_page(seed_text), content_type="text/html"))
     assert [fast for fast, _ in calls] == [True]
 
@@ -211,13 +211,16 @@ def test_content_language_header_beats_html_lang_when_text_is_short() -> None:
 
 
 def test_html_boilerplate_and_repeats_inside_the_article_body() -> None:
-    # Widgets rendered inside <article> survive extraction; the line filter and the de-duplication
-    # must still remove them.
+    # Widgets rendered inside <article> survive extraction; the line filter must still remove them, and a
+    # caption printed twice in a row (under the image, then as its alt text) is a caption, kept once and
+    # out of the body, wherever else it is printed again.
     prose = [f"Paragraph {i} tells how the militia leader met officials in Moscow last week." for i in range(5)]
+    caption = "The leader and the minister shake hands in Moscow."
     inner = [
-        "The leader and the minister shake hands in Moscow.",
+        caption,
+        caption,
         *prose[:3],
-        "The leader and the minister shake hands in Moscow.",
+        caption,
         *prose[3:],
         "Do you like this article?",
         "12 Comments",
@@ -231,7 +234,8 @@ def test_html_boilerplate_and_repeats_inside_the_article_body() -> None:
         + "</article></body></html>"
     )
     article = clean_article(raw(page, content_type="text/html"))
-    assert article.paragraphs == ["The leader and the minister shake hands in Moscow.", *prose]
+    assert article.paragraphs == [*prose, caption]
+    assert (article.body_paragraphs, article.captions) == (5, [caption])
 
 
 def test_concurrent_calls_agree(seed_text: str) -> None:
@@ -341,9 +345,44 @@ def test_wrapped_plain_text_lines_join_into_one_paragraph() -> None:
     assert article.paragraphs == ["First line of a paragraph continues here.", "Second one."]
 
 
-def test_exact_repeats_kept_once_at_first_place() -> None:
-    body = "Headline\n\nCaption of a photo.\n\nOne.\n\nCaption of a photo.\n\nTwo.\n\nOne."
-    assert clean_article(raw(body)).paragraphs == ["Caption of a photo.", "One.", "Two."]
+def test_only_adjacent_repeats_and_caption_doubles_fold() -> None:
+    # A caption with its photo credit printed again further down is folded; a paragraph of a few words
+    # repeated right after itself is folded (and is a caption: page-copied text doubles them so); any
+    # other repeat is the text's own and stays in its place.
+    credit = "The envoy arrives in Baghdad. [AFP/File]"
+    doubled = "The envoy greets the minister."
+    parts = [credit, "One.", "One.", doubled, doubled, "Two.", credit, "One."]
+    article = clean_article(raw("Headline\n\n" + "\n\n".join(parts)))
+    assert article.paragraphs == ["One.", "One.", "Two.", "One.", credit]  # the first caption only
+    assert (article.body_paragraphs, article.captions) == (4, [credit, doubled])
+
+
+def test_repeated_subheadings_and_code_lines_are_kept() -> None:
+    # Reviews repeat "Pros" and "Cons" under every product; code repeats lines; neither may be folded.
+    review = [
+        "The first phone has a bright screen and a battery that lasts two days in ordinary use.",
+        "Pros",
+        "Bright screen, long battery life.",
+        "Cons",
+        "Heavy.",
+        "The second phone is lighter but its battery barely makes it through one day of ordinary use.",
+        "Pros",
+        "Light and cheap.",
+        "Cons",
+        "Short battery life.",
+    ]
+    code = ["for item in items:", "    print(item)", "}", "}", "for item in items:", "    print(item)"]
+    page = (
+        "<html><head><title>Two phones reviewed</title></head><body><article>"
+        + "".join(f"<p>{p}</p>" for p in review)
+        + "<pre>"
+        + "\n".join(code)
+        + "</pre></article></body></html>"
+    )
+    article = clean_article(raw(page, content_type="text/html"))
+    assert article.paragraphs[: len(review)] == review
+    assert article.text.count("for item in items:") == 2
+    assert article.paragraphs.count("}") == 2
 
 
 def test_plain_text_title_is_first_line_when_no_byline() -> None:

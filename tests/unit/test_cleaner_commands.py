@@ -57,7 +57,7 @@ def test_bad_inputs_give_one_line_each_and_the_rest_goes_on(tmp_path: Path, caps
     (tmp_path / "binary.html").write_bytes(bytes(range(256)) * 50)
     (tmp_path / "bad.json").write_text('{"url": 1}', encoding="utf-8")
     files = [str(tmp_path / "missing.html"), str(tmp_path / "binary.html"), str(tmp_path / "bad.json")]
-    assert run([*files, str(tmp_path / "good.html")]) == 1
+    assert run([*files, str(tmp_path / "good.html")]) == 2  # missing.html, bad.json: usage errors
     captured = capsys.readouterr()
     assert len(lines(captured.out)) == 1
     errors = captured.err.splitlines()
@@ -65,6 +65,7 @@ def test_bad_inputs_give_one_line_each_and_the_rest_goes_on(tmp_path: Path, caps
     assert "missing.html: cannot read" in errors[0]
     assert "binary.html: no article" in errors[1]
     assert "bad.json: no article: not a valid RawArticle" in errors[2]
+    assert run([str(tmp_path / "binary.html"), str(tmp_path / "good.html")]) == 1  # no article: a runtime error
 
 
 def test_charset_declarations_and_detection() -> None:

@@ -80,3 +80,27 @@ def test_pool_pushes_back_when_full() -> None:
 
     (elapsed,) = asyncio.run(scenario())
     assert elapsed >= 0.8
+
+
+def test_observe_reports_the_worker_time_of_every_call() -> None:
+    # The extraction time histogram gets the time a call took in its worker, not the wait for a worker.
+    seen: list[tuple[float, str | None]] = []
+
+    def observe(seconds: float, error: BaseException | None) -> None:
+        seen.append((seconds, None if error is None else type(error).__name__))
+
+    async def scenario() -> None:
+        pool: ProcessPool[float, float] = ProcessPool(work, size=1, timeout_s=1.0, observe=observe)
+        try:
+            await asyncio.gather(pool.submit(0.3), pool.submit(0.3))  # the second waits 0.3 s for the worker
+            with pytest.raises(ValueError, match="negative"):
+                await pool.submit(-1.0)
+            with pytest.raises(PoolTimeout):
+                await pool.submit(30.0)
+        finally:
+            pool.close()
+
+    asyncio.run(scenario())
+    assert [error for _, error in seen] == [None, None, "ValueError", "PoolTimeout"]
+    assert all(0.3 <= seconds < 0.55 for seconds, _ in seen[:2]), seen  # not 0.6 for the one that waited
+    assert seen[2][0] < 0.1 and seen[3][0] == 1.0  # a timeout counts its whole budget

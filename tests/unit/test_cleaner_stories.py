@@ -1,13 +1,34 @@
-"""Unit tests of duplicate and story detection (services/cleaner/stories.py). No Kafka."""
+"""Unit tests of duplicate and story detection (services/cleaner/stories.py). No Kafka.
+
+The story pairs (syndicated rewrites, the same event written up by two outlets, different events about the
+same actor) are in tests/data/cleaner/story_pairs.yaml, written by the team."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
+import yaml
 
-from services.cleaner.stories import MAX_DISTANCE, StoryIndex, content_hash, distance, publisher, simhash
+from services.cleaner.stories import (
+    MIN_SIMILARITY,
+    NUM_PERM,
+    StoryIndex,
+    content_hash,
+    decode_signature,
+    encode_signature,
+    minhash,
+    publisher,
+    similarity,
+    text_fingerprint,
+)
+
+PAIRS = Path(__file__).resolve().parents[1] / "data" / "cleaner" / "story_pairs.yaml"
 
 ARTICLE = " ".join(
     f"Sentence {i} reports that the militia leader met the Russian deputy foreign minister in Moscow, "
@@ -25,11 +46,63 @@ def test_content_hash_ignores_case_spacing_and_punctuation() -> None:
     assert content_hash("The leader met officials") != content_hash("The leader met no officials")
 
 
-def test_simhash_near_and_far() -> None:
+def near(a: str, b: str) -> float:
+    sa, sb = minhash(a), minhash(b)
+    assert sa is not None and sb is not None
+    return similarity(sa, sb)
+
+
+def test_minhash_near_and_far() -> None:
     edited = ARTICLE.replace("Sentence 3 ", "Sentence three ").replace("item number 7", "point 7")
-    assert distance(simhash(ARTICLE), simhash(edited)) <= MAX_DISTANCE
-    assert distance(simhash(ARTICLE), simhash(OTHER)) > MAX_DISTANCE + 6
-    assert simhash("") == 0
+    assert near(ARTICLE, edited) >= MIN_SIMILARITY
+    assert near(ARTICLE, OTHER) < MIN_SIMILARITY / 3
+    assert near(ARTICLE, ARTICLE) == 1.0
+    assert minhash("") is None and minhash("...") is None
+
+
+def test_signature_round_trip_and_damaged_values() -> None:
+    signature = minhash(ARTICLE)
+    assert signature is not None and signature.shape == (NUM_PERM,)
+    encoded = encode_signature(signature)
+    decoded = decode_signature(encoded)
+    assert decoded is not None and np.array_equal(decoded, signature)
+    for bad in (None, 12345678901234, "not base64!", "AAAA", encoded[:-8] if encoded else ""):
+        assert decode_signature(bad) is None
+
+
+@pytest.fixture(scope="module")
+def events() -> list[dict[str, Any]]:
+    loaded: list[dict[str, Any]] = yaml.safe_load(PAIRS.read_text(encoding="utf-8"))["events"]
+    return loaded
+
+
+def test_syndicated_rewrites_join_the_original_story(events: list[dict[str, Any]]) -> None:
+    index = StoryIndex(capacity=100)
+    for i, event in enumerate(events):
+        first = index.assign(f"{i}-original", "https://wire.example/a", event["original"])
+        copy = index.assign(f"{i}-syndicated", "https://paper.example/b", event["syndicated"])
+        assert (copy.duplicate, copy.story_id, copy.publishers) == (False, first.story_id, 2), event["name"]
+
+
+def test_different_events_about_the_same_actor_stay_apart(events: list[dict[str, Any]]) -> None:
+    index = StoryIndex(capacity=100)
+    stories = {}
+    for i, event in enumerate(events):
+        for kind in ("original", "syndicated", "different"):
+            stories[i, kind] = index.assign(f"{i}-{kind}", f"https://{kind}.example/{i}", event[kind]).story_id
+        assert stories[i, "different"] != stories[i, "original"], event["name"]
+    # Nor do two events' reports merge with each other.
+    originals = [stories[i, "original"] for i in range(len(events))]
+    assert len(set(originals)) == len(events)
+    for a, b in itertools.combinations(events, 2):
+        assert near(a["original"], b["original"]) < MIN_SIMILARITY / 2
+
+
+def test_independent_reports_of_one_event_are_not_near_copies(events: list[dict[str, Any]]) -> None:
+    # What MinHash over word shingles cannot do: two outlets' own write-ups share facts, not wording, so
+    # they stay two stories (each corroborates through the alerter's own per-contact count instead).
+    for event in events:
+        assert near(event["original"], event["other"]) < 0.1, event["name"]
 
 
 def test_publisher_is_the_host() -> None:
@@ -98,12 +171,25 @@ def test_lookup_stays_fast_when_full() -> None:
     assert (time.perf_counter() - started) / 50 < 0.02
 
 
-def test_simhash_is_the_one_stored_indexes_were_built_with() -> None:
-    # Fingerprints persist in the story table: a faster implementation must give the same numbers.
-    from services.cleaner.stories import simhash
-
+def test_signature_is_the_one_stored_indexes_were_built_with() -> None:
+    # Signatures persist in the story table: another seed, shingle size or library version that changes
+    # them would leave a restarted index unable to link new copies to what it holds.
     text = (
         "BAGHDAD (Reuters) - The leader of Harakat al-Nujaba met the Russian deputy foreign minister in Moscow "
         "on Monday, the group said, and both sides agreed to meet again."
     )
-    assert simhash(text) == 18412839643260817424
+    signature = minhash(text)
+    assert signature is not None
+    assert signature[:4].tolist() == EXPECTED_SIGNATURE_HEAD
+    assert text_fingerprint(text)[1] == encode_signature(signature)
+
+
+def test_rows_written_before_minhash_keep_exact_duplicates() -> None:
+    # A table written by the SimHash cleaner: integer fingerprints. Exact copies are still recognised.
+    old_rows = [[0, content_hash(ARTICLE), 18412839643260817424, "a1", ["reuters.com"], "a1"]]
+    index = StoryIndex.from_rows(old_rows, capacity=10)
+    verdict = index.assign("a2", "https://other.example/x", ARTICLE)
+    assert (verdict.duplicate, verdict.story_id, verdict.publishers) == (True, "a1", 2)
+
+
+EXPECTED_SIGNATURE_HEAD = [2770551442, 836121134, 3293039784, 318238773]

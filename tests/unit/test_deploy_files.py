@@ -6,6 +6,7 @@ ports, secret fields) and services.runtime.metrics (metric names and labels)."""
 from __future__ import annotations
 
 import ast
+import fnmatch
 import json
 import re
 import tomllib
@@ -94,7 +95,10 @@ def _is_actorwatch_image(service: dict[str, Any]) -> bool:
 
 
 def _actorwatch_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {name: svc for name, svc in compose["services"].items() if _is_actorwatch_image(svc)}
+    """Services that run the `actorwatch` command (the image's entrypoint; the webhook sink replaces it)."""
+    return {
+        name: svc for name, svc in compose["services"].items() if _is_actorwatch_image(svc) and "entrypoint" not in svc
+    }
 
 
 def _pipeline_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -380,20 +384,95 @@ def test_kafka_is_a_single_kraft_node(compose: dict[str, Any]) -> None:
 # ----------------------------------------------------------------------------------------- Dockerfile
 
 
+def _dockerfile_stages() -> tuple[dict[str, str], dict[str, list[str]]]:
+    """(ARG defaults, stage name -> its instructions), continuation lines joined."""
+    text = DOCKERFILE.read_text(encoding="utf-8").replace("\\\n", " ")
+    lines = [" ".join(line.split()) for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    args: dict[str, str] = {}
+    stages: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in lines:
+        if line.startswith("FROM "):
+            words = line.split()
+            image = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], words[1])
+            name = words[3] if len(words) == 4 and words[2].upper() == "AS" else str(len(stages))
+            current = stages.setdefault(name, [f"FROM {image}"])
+        elif current is None:
+            assert line.startswith("ARG "), line
+            key, _, value = line.removeprefix("ARG ").partition("=")
+            args[key] = value
+        else:
+            current.append(line)
+    return args, stages
+
+
 def test_dockerfile_matches_the_project() -> None:
-    text = DOCKERFILE.read_text(encoding="utf-8")
-    instructions = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    assert instructions[0] == "FROM python:3.11-slim"
+    _, stages = _dockerfile_stages()
+    assert list(stages) == ["builder", "runtime"], "a builder stage and the runtime stage, in that order"
+    builder, runtime = stages["builder"], stages["runtime"]
+    # The same base in both stages: the copied virtualenv's interpreter link points into that image.
+    assert builder[0] == runtime[0] == "FROM python:3.11-slim"
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
-    entrypoint = next(line for line in instructions if line.startswith("ENTRYPOINT"))
+    entrypoint = next(line for line in runtime if line.startswith("ENTRYPOINT"))
     assert json.loads(entrypoint.removeprefix("ENTRYPOINT")) == ["actorwatch"]
     assert "actorwatch" in scripts
-    cmd = json.loads(next(line for line in instructions if line.startswith("CMD")).removeprefix("CMD"))
+    cmd = json.loads(next(line for line in runtime if line.startswith("CMD")).removeprefix("CMD"))
     assert cmd[0] == "run" and cmd[1] in SERVICES
-    user = next(line for line in instructions if line.startswith("USER")).split()[1]
+    user = next(line for line in runtime if line.startswith("USER")).split()[1]
     assert user.split(":")[0] not in ("root", "0")
-    assert f"ACTORWATCH_STATE_DIR={STATE_DIR_IN_IMAGE}" in text
-    assert "pip install" in text
+    assert any(f"ACTORWATCH_STATE_DIR={STATE_DIR_IN_IMAGE}" in line for line in runtime)
+
+
+def test_dockerfile_installs_from_the_lock_and_ships_only_the_virtualenv() -> None:
+    _, stages = _dockerfile_stages()
+    builder, runtime = stages["builder"], stages["runtime"]
+    installs = [line for line in builder if line.startswith("RUN") and "pip install" in line]
+    joined = " ".join(installs)
+    assert "--require-hashes -r /build/requirements-runtime.lock" in joined
+    assert "--require-hashes -r /build/requirements-model.txt" in joined
+    # The package itself without dependencies (they came from the lock) and with the locked build backend.
+    assert re.search(r"pip install --no-deps --no-build-isolation /build/src", joined)
+    assert "pip check" in joined
+    # Nothing but the builder's virtualenv reaches the runtime stage: no COPY of the context there.
+    copies = [line for line in runtime if line.startswith(("COPY", "ADD"))]
+    assert copies == ["COPY --from=builder /opt/actorwatch /opt/actorwatch"], copies
+    assert any(line.startswith("ENV") and "PATH=/opt/actorwatch/bin:" in line for line in runtime)
+    venv = next(line for line in builder if line.startswith("RUN python -m venv"))
+    assert venv.split()[-1] == "/opt/actorwatch"
+
+
+def _dockerignore_allows(path: str, rules: list[str]) -> bool:
+    """Docker's rule: the last pattern that matches a path (or one of its parent folders) decides."""
+    allowed = True
+    parts = path.split("/")
+    for rule in rules:
+        negate = rule.startswith("!")
+        pattern = rule.lstrip("!")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        if any(fnmatch.fnmatchcase(prefix, pattern) for prefix in prefixes) or (
+            pattern.startswith("**/") and any(fnmatch.fnmatchcase(p, pattern[3:]) for p in parts)
+        ):
+            allowed = negate
+    return allowed
+
+
+def test_dockerignore_lets_through_what_the_dockerfile_copies() -> None:
+    rules = [line.strip() for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()]
+    rules = [line for line in rules if line and not line.startswith("#")]
+    _, stages = _dockerfile_stages()
+    sources = [
+        word
+        for line in stages["builder"]
+        if line.startswith("COPY") and "--from" not in line
+        for word in line.split()[1:-1]
+    ]
+    assert sources
+    for source in sources:
+        assert (ROOT / source).exists(), f"COPY {source}: no such file"
+        assert _dockerignore_allows(source, rules), f"COPY {source} is excluded by .dockerignore"
+    # And what must stay out does.
+    for excluded in (".venv/bin/python", ".git/config", "deploy/kafka/.runtime/libs", ".env", "tests/conftest.py"):
+        assert not _dockerignore_allows(excluded, rules), excluded
 
 
 def test_dockerignore_keeps_the_package_sources() -> None:

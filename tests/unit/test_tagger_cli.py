@@ -91,7 +91,7 @@ def test_tag_errors_are_one_line(
     if content is not None:
         path.write_text(content, encoding="utf-8")
     code, out, err = run(["tag", str(path)], capsys)
-    assert code == 1
+    assert code == 2  # an input that cannot be used as given: a usage error, as in `ingest` and `extract`
     assert out == ""
     assert message in err and err.count("\n") == 1
 

@@ -69,3 +69,79 @@ def test_a_topic_record_with_an_unknown_key_or_country_is_not_applied_and_says_w
     assert decode_update(b"x", unknown_country) is None
     assert "unknown country code ZZZ" in rejection_reason(unknown_country)
     assert country_problem(entry) is None
+
+
+# --- the richer keys: known counterparts by person, representatives, look-alikes, affiliation -----------
+
+REAL_TEAM = """defaults:
+  rules:
+    known_countries: counterpart
+actors:
+  - actor_id: hamas
+    name: Hamas
+    kind: ORG
+    aliases: [Islamic Resistance Movement]
+    home_country: PSE
+    sector: ARMED_GROUP
+    known_counterpart_countries: [QAT, EGY, IRN]
+    known_counterparts:
+      - Sergei Lavrov
+      - name: Mikhail Bogdanov
+        aliases: [Mikhail Bogdanov]
+        country: RUS
+        role: Deputy Foreign Minister
+    representatives:
+      - name: Mousa Abu Marzouk
+        aliases: [Abu Marzouk]
+        role: political bureau member
+      - name: Osama Hamdan
+    not_this_actor: [Hamas Brigades Media]
+    rules:
+      known_countries: mute
+  - actor_id: khalil-al-hayya
+    name: Khalil al-Hayya
+    kind: PERSON
+    home_country: PSE
+    affiliation: hamas
+  - actor_id: khalifa-haftar
+    name: Khalifa Haftar
+    kind: PERSON
+    aliases: [Haftar]
+    home_country: LBY
+    not_this_actor: [Saddam Haftar, Khaled Haftar, Belgassem Haftar]
+"""
+
+
+def test_a_real_teams_watchlist_loads_with_every_key_kept(tmp_path: Path) -> None:
+    watchlist = load_watchlist_file(_write(tmp_path, REAL_TEAM))
+    hamas = watchlist.entries["hamas"]
+    assert [r.name for r in hamas.representatives] == ["Mousa Abu Marzouk", "Osama Hamdan"]
+    assert hamas.known_counterparts[0] == "Sergei Lavrov"
+    assert not isinstance(hamas.known_counterparts[1], str) and hamas.known_counterparts[1].country == "RUS"
+    assert hamas.rules is not None and hamas.rules.known_countries == "mute"
+    assert watchlist.defaults.known_countries == "counterpart"
+    assert watchlist.entries["khalifa-haftar"].not_this_actor[0] == "Saddam Haftar"
+    # The topic carries the same entries: a round trip loses nothing.
+    update = WatchlistUpdate(actor_id="hamas", entry=hamas, updated_at=datetime.now(UTC))
+    decoded = decode_update(b"hamas", update.to_bytes())
+    assert decoded is not None and decoded.entry == hamas
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("      - name: Osama Hamdan\n", "      - name: Osama Hamdan\n        rol: spokesman\n"),
+         r"representatives\.1\.rol: Extra inputs"),
+        (("        country: RUS\n", "        country: RUX\n"), r"known_counterparts.country: unknown country code RUX"),
+        (("        country: RUS\n", "        county: RUS\n"), r"known_counterparts\.1\..*county"),
+        (("    affiliation: hamas\n", "    affiliation: hamass\n"), r"affiliation: 'hamass' is not an actor_id"),
+        (("    affiliation: hamas\n", "    affiliation: khalil-al-hayya\n"), r"cannot be its own affiliation"),
+        (("[Saddam Haftar,", "[Haftar, Saddam Haftar,"), r"not_this_actor: 'Haftar' is one of the actor's own"),
+        (("    known_countries: counterpart\n", "    known_countries: silence\n"), r"known_countries"),
+    ],
+)  # fmt: skip
+def test_each_rich_key_is_checked(tmp_path: Path, change: tuple[str, str], message: str) -> None:
+    old, new = change
+    assert old in REAL_TEAM
+    with pytest.raises(WatchlistError, match=message):
+        load_watchlist_file(_write(tmp_path, REAL_TEAM.replace(old, new, 1)))

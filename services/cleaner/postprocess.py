@@ -1,0 +1,93 @@
+"""After extraction and line filtering: repeats folded, captions recognised and placed. Plain functions.
+
+The rule is that post-processing must never cost the article text: a paragraph printed twice *in a row*
+is a page artefact (a photo caption under the image and again as its alt text), and so is a caption
+printed again anywhere; any other repeat is the text's own (a code block, a spec list, "Pros" and "Cons"
+subheadings of every reviewed product) and stays where the author put it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from schemas.clean_article import PARAGRAPH_SEPARATOR
+
+# A paragraph of fewer words repeated in a row is structure, not a doubled caption: a closing brace in a
+# code block, "Yes" in consecutive table cells, a "-" placeholder.
+MIN_FOLD_WORDS = 3
+_MAX_CAPTION_CHARS = 600
+
+# A photo credit closing a caption: "[Al-Nujaba Lebanon/Twitter]", "[AFP]", "(Photo: Getty Images)".
+_PHOTO_CREDIT = re.compile(
+    r".*(?:\[[^\[\]]{0,60}(?:/|photo|afp|reuters|getty|file|twitter|facebook|telegram|handout|AP\b)[^\[\]]{0,60}\]"
+    r"|\((?:photo|picture|image|credit)s?\s*:[^()]{1,80}\))",
+    re.I | re.S,
+)
+
+
+def has_photo_credit(paragraph: str) -> bool:
+    return len(paragraph) <= _MAX_CAPTION_CHARS and _PHOTO_CREDIT.fullmatch(paragraph) is not None
+
+
+def fold_repeats(blocks: Iterable[Sequence[str]], captions: Iterable[str] = ()) -> tuple[list[str], set[str]]:
+    """Join each block's lines into one paragraph, folding only page artefacts: a paragraph (of at least
+    `MIN_FOLD_WORDS` words) repeated right after itself, and a caption (one of `captions`, or a paragraph
+    ending in a photo credit) that was already printed. Every other repeat is kept in its place.
+
+    Also returns the paragraphs that were repeated right after themselves: page-copied text prints a photo
+    caption that way, so they are captions too."""
+    known = set(captions)
+    paragraphs: list[str] = []
+    doubled: set[str] = set()
+    printed_captions: set[str] = set()
+    for block in blocks:
+        paragraph = " ".join(block)
+        if paragraphs and paragraph == paragraphs[-1] and len(paragraph.split()) >= MIN_FOLD_WORDS:
+            doubled.add(paragraph)
+            continue
+        is_caption = paragraph in known or has_photo_credit(paragraph)
+        if is_caption and paragraph in printed_captions:
+            continue
+        if is_caption:
+            printed_captions.add(paragraph)
+        paragraphs.append(paragraph)
+    return paragraphs, doubled
+
+
+def is_caption(paragraph: str, doubled: set[str]) -> bool:
+    return paragraph in doubled or has_photo_credit(paragraph)
+
+
+# Captions appended after the body are there so that a caption's sentence (sometimes the only one naming a
+# meeting) reaches the tagger; they are not article text, and a gallery page has dozens. Measured on the
+# Scrapinghub and trafilatura-eval sets (benchmarks/RESULTS.md), whose ground truth leaves captions out:
+# one caption per page costs 0.004 and 0.008 F1 of the text, three 0.005 and 0.010, all of them 0.007 and
+# more. Appending only captions with a name the body lacks saved 0.001-0.002 but dropped the seed article's
+# "X meets with Y" caption, whose names the body has but not in one sentence. So by default the first
+# caption is appended, within a tenth of the body's words (ACTORWATCH_CLEANER_APPENDED_CAPTIONS).
+MAX_APPENDED_CAPTIONS = 1
+MAX_CAPTION_SHARE = 0.1
+# ... but a short article may still carry one or two captions of this many words in all.
+MIN_CAPTION_WORDS = 40
+
+
+def place_captions(
+    body: Sequence[str], captions: Iterable[str], limit: int = MAX_APPENDED_CAPTIONS
+) -> tuple[list[str], list[str]]:
+    """Captions (each once, all of them) and the paragraphs to emit: the body first, then the first
+    captions the body does not already contain, at most `limit` of them and no more words than
+    `MAX_CAPTION_SHARE` of the body's (or `MIN_CAPTION_WORDS`)."""
+    unique = list(dict.fromkeys(c for c in captions if c))
+    joined = PARAGRAPH_SEPARATOR.join(body)
+    budget = max(MAX_CAPTION_SHARE * sum(len(p.split()) for p in body), MIN_CAPTION_WORDS)
+    appended: list[str] = []
+    used = 0
+    for caption in unique:
+        if len(appended) >= limit:
+            break
+        words = len(caption.split())
+        if caption in joined or used + words > budget:
+            continue
+        appended.append(caption)
+        used += words
+    return unique, [*body, *appended]

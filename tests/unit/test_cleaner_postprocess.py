@@ -1,0 +1,258 @@
+"""Unit tests of the cleaner's extraction cascade, notice pages, caption placement and extraction metrics
+(services/cleaner/{cascade,notices,postprocess,errors,extraction_metrics}.py). No Kafka.
+
+Every page here is written by the team."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+from lxml.html import HtmlElement  # type: ignore[import-untyped]
+from prometheus_client import REGISTRY
+from trafilatura.settings import Extractor
+from trafilatura.utils import load_html
+
+from services.cleaner import cascade, extraction_metrics
+from services.cleaner.errors import EMPTY_REASONS, NOTICE_REASONS, NoArticleError, RejectedPage
+from services.cleaner.extract import clean_article
+from services.cleaner.notices import MAX_NOTICE_WORDS, page_notice
+from services.cleaner.pool import PoolTimeout
+from services.cleaner.postprocess import fold_repeats, place_captions
+from tests.unit.conftest import raw_article
+
+SENTENCES = [
+    "The Iraqi foreign minister met his Iranian counterpart in Tehran on Sunday to discuss water sharing.",
+    "Both men said the talks had been frank, and they agreed to set up a joint committee on the rivers.",
+    "Farmers in the eastern provinces say the flow of water has fallen by half in the past five years.",
+    "Officials in Tehran blame a long drought, while Baghdad points to new dams built upstream.",
+    "The committee is due to meet for the first time next month in Baghdad, the ministry said.",
+    "Iraq also owes Iran several billion dollars for gas and electricity, held up by sanctions.",
+]
+
+
+def html_page(body: str, title: str = "Talks in Tehran") -> str:
+    return f"<html><head><title>{title}</title></head><body>{body}</body></html>"
+
+
+def article_page(paragraphs: list[str], title: str = "Talks in Tehran", extra: str = "") -> str:
+    return html_page("<article>" + "".join(f"<p>{p}</p>" for p in paragraphs) + extra + "</article>", title)
+
+
+def clean_html(page: str, **fields: object) -> object:
+    return clean_article(raw_article(page, "text/html", **fields))
+
+
+# ----------------------------------------------------------------------------------------- cascade
+
+
+def recorded_modes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The extraction modes trafilatura is called with, in order: fast, full or recall."""
+    modes: list[str] = []
+    real = cascade.bare_extraction  # type: ignore[attr-defined]
+
+    def recording(html: object, options: Extractor) -> object:
+        modes.append("fast" if options.fast else "recall" if options.focus == "recall" else "full")
+        return real(html, options=options)
+
+    monkeypatch.setattr(cascade, "bare_extraction", recording)
+    return modes
+
+
+def test_recall_mode_before_giving_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Text only in an <aside>: fast and full mode both drop it as boilerplate; recall mode keeps it.
+    modes = recorded_modes(monkeypatch)
+    article = clean_html(html_page("<aside>" + "".join(f"<p>{p}</p>" for p in SENTENCES[:2]) + "</aside>"))
+    assert modes == ["fast", "full", "recall"]
+    assert article.paragraphs == SENTENCES[:2]  # type: ignore[attr-defined]
+
+
+def test_no_recall_mode_when_an_earlier_mode_found_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    modes = recorded_modes(monkeypatch)
+    clean_html(article_page(SENTENCES * 3))
+    assert modes == ["fast"]
+
+
+def test_fast_mode_text_that_looks_truncated() -> None:
+    long_paragraphs = "".join(f"<p>{s} {s}</p>" for s in SENTENCES * 8)
+    tree = load_html(html_page(long_paragraphs))
+    assert isinstance(tree, HtmlElement)
+    whole = " ".join(SENTENCES * 8)
+    assert not cascade.looks_truncated(whole, tree)
+    # An intro blurb over the short-text limit, but a small part of what the page shows in paragraphs.
+    blurb = " ".join(SENTENCES * 2)
+    assert cascade._FULL_CASCADE_BELOW_CHARS < len(blurb) < 0.2 * cascade._paragraph_chars(tree)
+    assert cascade.looks_truncated(blurb, tree)
+    assert cascade.looks_truncated("short", tree)
+    assert not cascade.looks_truncated(blurb, "<html>unparsed</html>")  # no tree: the length rule only
+
+
+# ----------------------------------------------------------------------------------- notice pages
+
+NOTICES = {
+    "error": ("404 - Page not found | Example News", ["Sorry, the page you are looking for cannot be found."]),
+    "outage": (
+        "Example News",
+        ["Our website is temporarily unavailable while we carry out scheduled maintenance.", "We'll be back soon."],
+    ),
+    "paywall": (
+        "Talks in Tehran",
+        [SENTENCES[0], "Subscribe to continue reading. Already a subscriber? Log in."],
+    ),
+    "consent": (
+        "Example News",
+        [
+            "We value your privacy. We and our partners use cookies to store and access information on your device.",
+            "Accept all cookies or manage your preferences.",
+        ],
+    ),
+    "blocked": (
+        "Just a moment...",
+        ["Checking your browser before accessing example.org. Enable JavaScript and cookies."],
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NOTICES))
+def test_notice_pages_are_rejected_with_their_kind(kind: str) -> None:
+    title, paragraphs = NOTICES[kind]
+    with pytest.raises(RejectedPage) as caught:
+        clean_html(article_page(paragraphs, title=title))
+    assert caught.value.reason == kind
+    assert kind in str(caught.value) and "\n" not in str(caught.value)
+    assert isinstance(caught.value, NoArticleError)  # the step dead-letters it like any page without an article
+
+
+def test_http_error_status_is_a_notice() -> None:
+    page = article_page(SENTENCES)
+    assert page_notice("Talks", SENTENCES, status=404) == "error"
+    assert page_notice("Talks", SENTENCES, status=503) == "outage"
+    with pytest.raises(RejectedPage, match="HTTP 410"):
+        clean_html(page, status=410)
+
+
+def test_a_wall_without_main_text_is_known_by_its_title() -> None:
+    # A consent wall of buttons only: no main text at all, but its title says what it is.
+    page = html_page(
+        "<div><button>Accept</button><button>Reject</button></div>", title="Before you continue to Example"
+    )
+    with pytest.raises(RejectedPage) as caught:
+        clean_html(page)
+    assert caught.value.reason == "consent"
+
+
+def test_articles_that_mention_notices_pass() -> None:
+    # A long article about cookies, outages and paywalls is news, whatever it quotes.
+    about = [
+        *SENTENCES,
+        "The regulator said the site uses cookies to track readers, and that its cookie policy was unclear.",
+        "During the outage the ministry's website was temporarily unavailable for most of the day.",
+        "Readers who hit the paywall were told to subscribe to continue reading, the newspaper said.",
+        *SENTENCES,
+    ]
+    assert sum(len(p.split()) for p in about) > MAX_NOTICE_WORDS
+    article = clean_html(article_page(about))
+    assert article.paragraphs[6].startswith("The regulator said")  # type: ignore[attr-defined]
+    # A short news item with one stray cookie line leaked into it is still an article.
+    short = [*SENTENCES[:4], "This site uses cookies."]
+    assert page_notice("Talks in Tehran", short) is None
+    # So is a short news brief about an outage: one cue, however much of the text it is.
+    brief = ["The electricity ministry said the service is temporarily unavailable in Basra after a fire."]
+    assert page_notice("Power cut in Basra", brief) is None
+    assert page_notice("Power cut in Basra", [*brief, "We'll be back soon."]) == "outage"
+    quoting = ["Readers who reached the end of the free page were told to subscribe to continue reading, the paper's "
+               "editor said on Monday, defending the new model."]  # fmt: skip
+    assert page_notice("A paywall row", quoting) is None
+
+
+def test_short_notice_words_in_a_title_of_a_long_article_do_not_reject() -> None:
+    assert page_notice("Service unavailable: the outage that shut Baghdad's airport", SENTENCES * 4) is None
+
+
+# ------------------------------------------------------------------------------------- captions
+
+
+def test_caption_folding_keeps_every_other_repeat() -> None:
+    blocks = [["Pros"], ["Fast."], ["Pros"], ["A caption of four words."], ["A caption of four words."], ["}"], ["}"]]
+    paragraphs, doubled = fold_repeats(blocks)
+    assert paragraphs == ["Pros", "Fast.", "Pros", "A caption of four words.", "}", "}"]
+    assert doubled == {"A caption of four words."}
+    # A known caption (a <figcaption>) printed again anywhere is folded.
+    paragraphs, _ = fold_repeats([["The envoy arrives."], ["Text."], ["The envoy arrives."]], ["The envoy arrives."])
+    assert paragraphs == ["The envoy arrives.", "Text."]
+
+
+def test_a_gallery_keeps_the_body_first_and_appends_one_caption() -> None:
+    captions = [f"Photo {i}: Minister Karimov greets delegates of Ruritania in Tehran. [AFP/File]" for i in range(40)]
+    figures = "".join(
+        f"<figure><img src='/p{i}.jpg'><figcaption>{c}</figcaption></figure>" for i, c in enumerate(captions)
+    )
+    article = clean_html(article_page(SENTENCES * 2, extra=figures))
+    body = article.body_paragraphs  # type: ignore[attr-defined]
+    assert article.paragraphs[:body] == SENTENCES * 2  # type: ignore[attr-defined]
+    assert article.paragraphs[body:] == [captions[0]]  # type: ignore[attr-defined]
+    assert len(article.captions) == 30  # type: ignore[attr-defined]  # all of them listed (metadata's bound)
+    none = clean_article(raw_article(article_page(SENTENCES * 2, extra=figures), "text/html"), appended_captions=0)
+    assert none.paragraphs == SENTENCES * 2 and none.captions == article.captions  # type: ignore[attr-defined]
+
+
+def test_captions_within_the_share_of_the_body() -> None:
+    body = ["Foreign Minister Karimov met the envoy in Tehran on Sunday, the ministry said."] * 10
+    short = "Karimov with Ambassador Oduya of Ruritania. [AFP]"
+    long = " ".join(["A caption far longer than a tenth of the body and the forty-word floor."] * 4)
+    unique, paragraphs = place_captions(body, [long, short, short], limit=3)
+    assert unique == [long, short]
+    assert paragraphs == [*body, short]  # the long one would outweigh the body's share
+    assert place_captions(body, [short], limit=0)[1] == body
+    assert place_captions(body, [body[0]], limit=3)[1] == body  # already in the body
+
+
+# ---------------------------------------------------------------------------------- errors, metrics
+
+
+def test_reasons_survive_the_process_boundary() -> None:
+    for error in (NoArticleError("no main text found", "no_main_text"), RejectedPage("not an article", "paywall")):
+        copy = pickle.loads(pickle.dumps(error))
+        assert (type(copy), str(copy), copy.reason) == (type(error), str(error), error.reason)
+
+
+def test_every_raise_names_a_known_reason() -> None:
+    cases = [
+        (raw_article("", "text/plain"), "empty_body"),
+        (raw_article("Some text.", "image/png"), "unsupported_type"),
+        (raw_article("Do you like this article?\n\n0 Comment(s)", "text/plain"), "boilerplate_only"),
+        (raw_article("<html><body><div> </div></body></html>", "text/html"), "no_main_text"),
+        (raw_article("\x00\x01\x02\x03" * 100, "text/plain"), "binary"),
+    ]
+    for raw, reason in cases:
+        with pytest.raises(NoArticleError) as caught:
+            clean_article(raw)
+        assert caught.value.reason == reason and reason in EMPTY_REASONS
+
+
+def sample(name: str, **labels: str) -> float | None:
+    return REGISTRY.get_sample_value(name, labels)
+
+
+def test_extraction_metrics_count_outcomes_and_reasons() -> None:
+    extraction_metrics.precreate()
+    before = {
+        "article": sample("actorwatch_cleaner_extraction_seconds_count", service="cleaner", outcome="article"),
+        "empty": sample("actorwatch_cleaner_empty_extractions_total", service="cleaner", reason="no_main_text"),
+        "paywall": sample("actorwatch_cleaner_rejected_pages_total", service="cleaner", reason="paywall"),
+        "timeout": sample("actorwatch_cleaner_extraction_seconds_count", service="cleaner", outcome="timeout"),
+    }
+    extraction_metrics.observe_extraction(0.02, None)
+    extraction_metrics.observe_extraction(0.01, NoArticleError("nothing", "no_main_text"))
+    extraction_metrics.observe_extraction(0.01, RejectedPage("a wall", "paywall"))
+    extraction_metrics.observe_extraction(20.0, PoolTimeout("took longer than 20 s"))
+    after = {
+        "article": sample("actorwatch_cleaner_extraction_seconds_count", service="cleaner", outcome="article"),
+        "empty": sample("actorwatch_cleaner_empty_extractions_total", service="cleaner", reason="no_main_text"),
+        "paywall": sample("actorwatch_cleaner_rejected_pages_total", service="cleaner", reason="paywall"),
+        "timeout": sample("actorwatch_cleaner_extraction_seconds_count", service="cleaner", outcome="timeout"),
+    }
+    assert {k: (after[k] or 0) - (before[k] or 0) for k in before} == dict.fromkeys(before, 1)
+    # Every label value is exported from the start.
+    for reason in NOTICE_REASONS:
+        assert sample("actorwatch_cleaner_rejected_pages_total", service="cleaner", reason=reason) is not None
