@@ -1,6 +1,6 @@
 """Extraction quality and speed of the cleaner beside trafilatura and rs-trafilatura, in one run.
 
-    python -m benchmarks.cleaner [--set scrapinghub|trafilatura-eval] [--pages N] [--data DIR] [--dump FILE]
+    python -m benchmarks.cleaner [--set scrapinghub|trafilatura-eval|readability] [--pages N] [--data DIR] [--dump FILE]
 
 Every extractor reads the same decoded page in turn (page by page, so a load spike on a shared machine
 slows all alike) and is timed with the process's CPU clock (`time.process_time`: per core, whatever else
@@ -29,6 +29,15 @@ Sets:
          /tmp/trafilatura/LICENSE ~/.cache/actorwatch/benchmarks/trafilatura-eval/
 
   (annotations: Apache-2.0, Adrien Barbaresi; `--data DIR` reads them from elsewhere).
+- `readability`: Mozilla Readability's test pages, 130 pages (news, blogs, wikis, many languages), each a
+  saved page with the article content Readability's maintainers checked (`expected.html`). Scored like
+  `scrapinghub` (shingles of the expected content's text). Not bundled either (the pages belong to their
+  publishers; the repository is Apache-2.0); fetch them once:
+
+      git clone https://github.com/mozilla/readability /tmp/readability
+      git -C /tmp/readability checkout ab4027a8
+      mkdir -p ~/.cache/actorwatch/benchmarks/readability
+      cp -r /tmp/readability/test /tmp/readability/LICENSE.md ~/.cache/actorwatch/benchmarks/readability/
 
 Plain trafilatura runs with the cleaner's options (`include_comments=False`, tables on, no images, links
 or formatting) and its default (full) cascade; rs-trafilatura (PyPI `rs-trafilatura`, Rust) with its
@@ -60,6 +69,7 @@ from services.cleaner.extract import NoArticleError, clean_article
 REPO = Path(__file__).resolve().parents[1]
 SCRAPINGHUB = REPO.parent / "shared" / "data" / "extraction" / "scrapinghub"
 TRAFILATURA_EVAL = Path.home() / ".cache" / "actorwatch" / "benchmarks" / "trafilatura-eval"
+READABILITY = Path.home() / ".cache" / "actorwatch" / "benchmarks" / "readability"
 
 _TOKEN = re.compile(r"\w+", re.UNICODE | re.MULTILINE | re.IGNORECASE | re.DOTALL)
 Counts = tuple[float, float, float]
@@ -176,9 +186,27 @@ def load_trafilatura_eval(directory: Path = TRAFILATURA_EVAL) -> list[Page]:
     return pages
 
 
+def load_readability(directory: Path = READABILITY) -> list[Page]:
+    from lxml import html as lxml_html  # type: ignore[import-untyped]
+
+    pages = []
+    for folder in sorted((directory / "test" / "test-pages").iterdir()):
+        source, expected = folder / "source.html", folder / "expected.html"
+        if not (source.exists() and expected.exists()):
+            continue
+        # The expected content's text, one block per line (as an extractor's paragraphs would be).
+        root = lxml_html.fromstring(expected.read_text(encoding="utf-8"))
+        blocks = [" ".join(e.text_content().split()) for e in root.iter("p", "li", "h1", "h2", "h3", "h4", "pre")]
+        truth = "\n".join(b for b in blocks if b) or " ".join(root.text_content().split())
+        html = decode_file(source.read_bytes())
+        pages.append(Page(folder.name, f"https://readability.test/{folder.name}", html, truth=truth))
+    return pages
+
+
 SETS: dict[str, Callable[[Path | None], list[Page]]] = {
     "scrapinghub": lambda d: load_scrapinghub(d or SCRAPINGHUB),
     "trafilatura-eval": lambda d: load_trafilatura_eval(d or TRAFILATURA_EVAL),
+    "readability": lambda d: load_readability(d or READABILITY),
 }
 
 
@@ -252,7 +280,8 @@ def run(
     names = [*chosen, "cleaner body"]
     counts: dict[str, list[Counts]] = {name: [] for name in names}
     cpu = dict.fromkeys(chosen, 0.0)
-    score_page = (lambda p, t: page_counts(p.truth, t)) if set_name == "scrapinghub" else segment_counts
+    shingled = set_name in ("scrapinghub", "readability")  # a reference text, not segments
+    score_page = (lambda p, t: page_counts(p.truth, t)) if shingled else segment_counts
     rows = []
     for page in pages:
         row: dict[str, object] = {"page": page.page_id}
@@ -267,7 +296,7 @@ def run(
         rows.append(row)
     if dump is not None:
         dump.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
-    aggregate = scores if set_name == "scrapinghub" else segment_scores
+    aggregate = scores if shingled else segment_scores
     reference = next((cpu[n] for n in chosen if n.startswith("trafilatura")), None)
     lines = ["| extractor | F1 | precision | recall | pages/s per core | speed vs trafilatura |", "|" + "---|" * 6]
     for name in names:

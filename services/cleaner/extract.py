@@ -11,7 +11,6 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from htmldate import find_date
 from lxml.html import HtmlElement  # type: ignore[import-untyped]
@@ -28,47 +27,17 @@ from services.cleaner.errors import NoArticleError, RejectedPage
 from services.cleaner.metadata import page_metadata
 from services.cleaner.notices import page_notice, title_notice
 from services.cleaner.postprocess import MAX_APPENDED_CAPTIONS, fold_repeats, is_caption, place_captions
+from services.runtime.canonical import canonical_url as canonical_url  # re-exported: ids hash it
 
 __all__ = ["NoArticleError", "RejectedPage", "article_id", "canonical_url", "clean_article"]
 
 
 # --------------------------------------------------------------------------------------------- ids
 
-_TRACKING_PARAMS = frozenset({"fbclid", "gclid"})
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443, "ftp": 21}
-
-
-def canonical_url(url: str) -> str:
-    """The form of a URL that `article_id` hashes: the same article reached with tracking parameters,
-    a fragment, a default port or different host case gets the same id."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    netloc = parts.netloc
-    try:
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        # An unparsable port: keep the authority as given (host case folded) rather than guess.
-        netloc = netloc.lower()
-    else:
-        if host:
-            userinfo = netloc.rpartition("@")[0]
-            host = f"[{host}]" if ":" in host else host
-            netloc = (f"{userinfo}@" if userinfo else "") + host
-            if port is not None and port != _DEFAULT_PORTS.get(scheme):
-                netloc += f":{port}"
-    path = parts.path or ("/" if netloc else "")
-    params = [
-        (key, value)
-        for key, value in parse_qsl(parts.query, keep_blank_values=True)
-        if not key.lower().startswith("utm_") and key.lower() not in _TRACKING_PARAMS
-    ]
-    query = urlencode(sorted(params))
-    return urlunsplit((scheme, netloc, path, query, ""))
-
 
 def article_id(url: str) -> str:
-    """Stable article id: the first 32 hex digits of SHA-256 of the canonical URL."""
+    """Stable article id: the first 32 hex digits of SHA-256 of the canonical URL (the fetcher's form, so
+    '?b=2&a=1' and '?a=1&b=2', or an IDN host and its punycode, are one article)."""
     return hashlib.sha256(canonical_url(url).encode("utf-8")).hexdigest()[:32]
 
 

@@ -6,7 +6,7 @@ The modules here are plain logic with no Kafka in them; `service.py` wires them 
 - `feeds`: parsing RSS/Atom feeds, JSON Feed and (news) sitemaps / sitemap indexes into items.
 - `http`: fetching feeds and pages with limits, decoding them, the seen-URL store and one poll of a source
   (a feed, a sitemap, or a single page).
-- `canonical`: the canonical form URLs are remembered under (w3lib, plus tracking parameters and ports).
+- URLs are remembered under their canonical form (`services.runtime.canonical`, shared with the cleaner's article ids).
 - `files`: raw-articles from local files (`actorwatch ingest PATH...`).
 - `safety`: resolving and checking every address before connecting to it (SSRF, DNS rebinding).
 - `polite`: per-host concurrency and spacing, robots.txt (RFC 9309, protego), Retry-After and backoff.

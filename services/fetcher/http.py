@@ -31,11 +31,11 @@ from charset_normalizer import from_bytes
 
 from schemas.base import utc_now
 from schemas.raw_article import RawArticle
-from services.fetcher.canonical import canonical_url as canonical_url  # re-exported: imported from here
 from services.fetcher.feeds import FeedError, FeedItem, detect_kind, parse_feed, parse_json_feed, parse_sitemap
 from services.fetcher.polite import HostLimiter, RobotsCache, retry_after_s
 from services.fetcher.safety import BlockedAddress, checked_transport, parse_networks
 from services.fetcher.sources import Source
+from services.runtime.canonical import canonical_url as canonical_url  # re-exported: imported from here
 
 log = logging.getLogger("actorwatch.fetcher")
 

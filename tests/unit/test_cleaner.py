@@ -510,6 +510,9 @@ def test_unknown_language_is_none() -> None:
         ("https://example.com/a?utm_campaign=z", "https://example.com/a"),
         ("  https://example.com/a?q=&z=1  ", "https://example.com/a?q=&z=1"),
         ("file:///data/ingest/report.txt", "file:///data/ingest/report.txt"),
+        # The fetcher's form (one canonicaliser): IDN hosts as punycode, one escaping of the path.
+        ("https://Bücher.example/Nachrichten/a", "https://xn--bcher-kva.example/Nachrichten/a"),
+        ("https://example.com/%7euser/a%2fb", "https://example.com/~user/a%2Fb"),
     ],
 )
 def test_canonical_url(url: str, canonical: str) -> None:

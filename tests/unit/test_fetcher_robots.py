@@ -14,9 +14,9 @@ import httpx
 import pytest
 from aiohttp import web
 
-from services.fetcher.canonical import canonical_url
 from services.fetcher.http import FetchError, Politeness, SeenUrls, fetch_document, make_client
 from services.fetcher.polite import RobotsCache
+from services.runtime.canonical import canonical_url
 from tests.unit.conftest import ServeHttp
 
 HOST = "127.0.0.3"

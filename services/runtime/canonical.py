@@ -1,4 +1,5 @@
-"""The form a URL is remembered under by the fetcher (seen URLs, sitemap loops, rel=canonical duplicates).
+"""The one canonical form of a URL: the fetcher remembers URLs under it (seen URLs, sitemap loops, rel=canonical
+duplicates) and the cleaner hashes it into article ids, so both agree on which URLs are one article.
 
 w3lib does the standard part (query sorted, IDN hosts as punycode, percent-encoding normalised, fragment
 dropped, host lower-case); this module adds what w3lib leaves alone: default ports and tracking
