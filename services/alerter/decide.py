@@ -317,7 +317,7 @@ def decide(
             fresh = _seen(previous, contact, observation, staged.next_seq())
             if disputed is not None:  # seen afresh; what analysts rejected stays rejected
                 fresh = fresh.model_copy(update={"rejected_evidence": disputed.rejected_evidence})
-            staged.put_record(fresh, previous)
+            staged.put_record(fresh)
 
     if observation.learn_only:
         return Decision(None, staged.writes)
@@ -371,9 +371,7 @@ def decide(
     for c in counterparts:
         seen = staged.record(c.counterpart_id)
         assert seen is not None  # staged in the loop above
-        staged.put_record(
-            seen.model_copy(update={"alert_id": card_id, "level": str(c.level)}), updated[c.counterpart_id]
-        )
+        staged.put_record(seen.model_copy(update={"alert_id": card_id, "level": str(c.level)}))
     alert = Alert(
         alert_id=card_id,
         actor_id=observation.actor_id,

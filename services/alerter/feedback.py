@@ -7,7 +7,8 @@
 - `wrong-actor`, `wrong-country`, `not-a-contact`, `not-government`: the finding never counts as known (its
   country is no longer known through it), and the evidence sentences it was raised on are remembered, so
   the same evidence (a replay, a syndicated copy) never alerts again; a new contact with that counterpart on
-  other evidence is a new finding.
+  other evidence is a new finding. A later `correct` or `already-known` verdict makes it count again and
+  forgets the rejected evidence.
 - `correct`: kept; nothing else changes.
 A verdict on an alert the ledger does not have (never raised, or raised before cards were kept) is
 refused with UnknownAlert, so the service dead-letters it with that reason."""
@@ -79,11 +80,9 @@ def apply_feedback(feedback: AlertFeedback, ledger: LedgerReader) -> FeedbackRes
             hashes = [evidence_hash(e) for e in on_card[cid].evidence]
             rejected = [h for h in record.rejected_evidence if h not in hashes] + hashes
             update["rejected_evidence"] = rejected[-MAX_REJECTED_EVIDENCE:]
-            if not record.disputed:
-                staged.uncount_record(record)
-        elif record.disputed:
-            # Called wrong before, right now: it counts as known again.
-            staged.put_record(record.model_copy(update=update), None)
-            continue
-        staged.put_record(record.model_copy(update=update), record)
+        else:
+            # Right after all: what was rejected on this card's evidence is not any more.
+            update["rejected_evidence"] = []
+        # The summary follows (store.py): a wrong finding leaves its country's count, a corrected one returns.
+        staged.put_record(record.model_copy(update=update))
     return FeedbackResult(staged.writes, True, tuple(chosen))

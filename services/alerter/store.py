@@ -183,42 +183,39 @@ class StagedLedger:
         staged = self.writes.cards.get(alert_id)
         return staged if staged is not None else self.base.card(self.actor_id, alert_id)
 
-    def put_record(self, record: CounterpartRecord, previous: CounterpartRecord | None) -> None:
-        """Stage a record, file it under its identity keys and count it in the summary (idempotent)."""
+    def put_record(self, record: CounterpartRecord) -> None:
+        """Stage a record, file it under its identity keys and count it in the summary (idempotent).
+
+        A country is known through the records that count for it; a record analysts called wrong
+        (`disputed`) does not, so a verdict moves its country's count down, and a later correction up."""
         if len(record.publishers) > MAX_PUBLISHERS:
             record = record.model_copy(update={"publishers": record.publishers[:MAX_PUBLISHERS]})
-        is_new = previous is None and record.counterpart_id not in self.writes.records
+        current = self.record(record.counterpart_id)  # as staged so far, else as stored
         self.writes.records[record.counterpart_id] = record
         for identity_key in identity_keys(record.name, record.country, record.kb_id):
             ids = self.indexed(identity_key)
             if record.counterpart_id not in ids and len(ids) < MAX_INDEX_IDS:
                 self.writes.index[identity_key] = [*ids, record.counterpart_id]
         summary = self.summary()
-        if record.country is not None and not record.disputed:
-            country = summary.countries.get(record.country, CountrySummary())
-            names = [n for n in country.names if previous is None or n != previous.name[:SUMMARY_NAME_CHARS]]
-            names = sorted({*names, record.name[:SUMMARY_NAME_CHARS]})[:SUMMARY_NAMES]
-            count = country.counterparts + (1 if is_new else 0)
-            country = CountrySummary(counterparts=count, names=names)
-            summary = summary.model_copy(update={"countries": {**summary.countries, record.country: country}})
-        if is_new:
+        counted_before = current is not None and current.country is not None and not current.disputed
+        if record.country is not None and (counted_before or not record.disputed):
+            countries = dict(summary.countries)
+            country = countries.get(record.country, CountrySummary())
+            names = [n for n in country.names if current is None or n != current.name[:SUMMARY_NAME_CHARS]]
+            count = country.counterparts
+            if record.disputed:
+                count -= 1
+            else:
+                names = sorted({*names, record.name[:SUMMARY_NAME_CHARS]})[:SUMMARY_NAMES]
+                count += 0 if counted_before else 1
+            if count > 0:
+                countries[record.country] = CountrySummary(counterparts=count, names=names)
+            else:
+                countries.pop(record.country, None)
+            summary = summary.model_copy(update={"countries": countries})
+        if current is None:
             summary = summary.model_copy(update={"counterparts": summary.counterparts + 1})
         self._put_summary(summary)
-
-    def uncount_record(self, record: CounterpartRecord) -> None:
-        """Take a counterpart out of its country's count (a finding the analysts called wrong): the country
-        is no longer known through it, and is not known at all once no counterpart of it is left."""
-        summary = self.summary()
-        if record.country is None or record.country not in summary.countries:
-            return
-        country = summary.countries[record.country]
-        countries = dict(summary.countries)
-        if country.counterparts <= 1:
-            del countries[record.country]
-        else:
-            names = [n for n in country.names if n != record.name[:SUMMARY_NAME_CHARS]]
-            countries[record.country] = CountrySummary(counterparts=country.counterparts - 1, names=names)
-        self._put_summary(summary.model_copy(update={"countries": countries}))
 
     def next_seq(self) -> int:
         return self.summary().counterparts
@@ -240,7 +237,7 @@ def split_ledger(old: CounterpartLedger, into: KeyedLedger) -> LedgerWrites:
     get bounded evidence; a card still too large on its own is left out: it can then not be corroborated)."""
     staged = StagedLedger(into, old.actor_id)
     for seq, record in enumerate(old.counterparts.values()):
-        staged.put_record(record.model_copy(update={"seq": seq}), staged.record(record.counterpart_id))
+        staged.put_record(record.model_copy(update={"seq": seq}))
     for stored in old.alerts.values():
         alert = Alert.model_validate(stored)
         counterparts, truncated = bounded_evidence(alert.counterparts)

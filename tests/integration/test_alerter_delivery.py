@@ -19,16 +19,14 @@ from typing import Any
 
 import pytest
 
-from schemas.actor_observation import ActorObservation, CounterpartContact
+from schemas.actor_observation import ActorObservation
 from schemas.alert import Alert, AlertLevel
 from schemas.dead_letter import DeadLetter
-from schemas.tagged_article import Evidence, InteractionType, Modality, Sector
-from services.alerter.decide import counterpart_id
 from services.alerter.webhooks import verify
 from services.settings import Settings, webhook_target_id
 from tests.integration.conftest import ServiceRunner
 from tests.integration.kafka_io import publish_bytes, read_all, read_until, wait_group_caught_up
-from tests.unit.test_alerter import VALIDATORS
+from tests.unit.test_alerter import VALIDATORS, contact
 
 pytestmark = pytest.mark.integration
 
@@ -174,18 +172,7 @@ def obs(
         published_at=when,
         observed_at=when,
         learn_only=learn_only,
-        contacts=[
-            CounterpartContact(
-                counterpart_id=counterpart_id(country, name),
-                name=name,
-                role="Minister",
-                country=country,
-                sector=Sector.GOV,
-                interaction_type=InteractionType.MEET,
-                modality=Modality.HAPPENED,
-                evidence=Evidence(text=sentence, start=0, end=len(sentence)),
-            )
-        ],
+        contacts=[contact(name, country, role="Minister", text=sentence)],
     )
     return actor.encode(), observation.to_bytes()
 

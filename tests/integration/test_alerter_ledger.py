@@ -18,7 +18,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from schemas.actor_observation import ActorObservation, CounterpartContact
 from schemas.alert import Alert, AlertLevel
 from schemas.dead_letter import DeadLetter
-from schemas.tagged_article import Evidence, InteractionType, Modality, Sector
+from schemas.tagged_article import Sector
 from services.alerter.commands import ledger_changelog
 from services.alerter.identity import counterpart_id
 from services.alerter.ledger import TRUNCATION_MARK, CounterpartLedger, CounterpartRecord
@@ -26,6 +26,7 @@ from services.alerter.store import OLD_TABLE, RECORDS_TABLE
 from services.settings import Settings
 from tests.integration.conftest import ServiceRunner, actorwatch
 from tests.integration.kafka_io import publish_bytes, read_all, read_until, wait_group_caught_up
+from tests.unit.test_alerter import contact
 
 pytestmark = pytest.mark.integration
 
@@ -47,17 +48,7 @@ def distinct_name(i: int) -> str:
 
 
 def person(name: str, country: str, text: str | None = None) -> CounterpartContact:
-    sentence = text or f"Akram al-Kaabi met {name}."
-    return CounterpartContact(
-        counterpart_id=counterpart_id(country, name),
-        name=name,
-        role="Minister",
-        country=country,
-        sector=Sector.GOV,
-        interaction_type=InteractionType.MEET,
-        modality=Modality.HAPPENED,
-        evidence=Evidence(text=sentence, start=0, end=len(sentence)),
-    )
+    return contact(name, country, role="Minister", text=text or f"Akram al-Kaabi met {name}.")
 
 
 def observation(

@@ -36,6 +36,7 @@ from schemas.tagged_article import (
 from schemas.watchlist import WatchlistEntry
 from services.alerter.decide import AlertRules, counterpart_id, decide, observations_from_tagged
 from services.alerter.delivery import RetryPolicy, deliver_queued
+from services.alerter.formats import format_discord, format_mattermost, format_slack, format_teams
 from services.alerter.ledger import CounterpartLedger, CounterpartRecord
 from services.alerter.store import KeyedLedger
 from services.alerter.webhooks import (
@@ -43,10 +44,6 @@ from services.alerter.webhooks import (
     WebhookKind,
     WebhookTarget,
     build_body,
-    format_discord,
-    format_mattermost,
-    format_slack,
-    format_teams,
     mask_url,
     parse_webhook,
     post_once,

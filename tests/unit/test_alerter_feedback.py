@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from schemas.actor_observation import CounterpartContact
+from schemas.alert import Alert
 from schemas.feedback import AlertFeedback, Verdict
 from services.alerter.decide import AlertRules, decide
 from services.alerter.feedback import UnknownAlert, apply_feedback
@@ -15,7 +17,7 @@ from services.alerter.store import KeyedLedger
 from tests.unit.test_alerter import KAABI, NOW, RULES, contact, observation
 
 
-def _raise(ledger: KeyedLedger, article: str, *contacts, rules: AlertRules = RULES):  # type: ignore[no-untyped-def]
+def _raise(ledger: KeyedLedger, article: str, *contacts: CounterpartContact, rules: AlertRules = RULES) -> Alert | None:
     decision = decide(observation(article, *contacts), ledger, KAABI, rules, now=NOW)
     ledger.apply(decision.writes)
     return decision.alert
@@ -24,7 +26,7 @@ def _raise(ledger: KeyedLedger, article: str, *contacts, rules: AlertRules = RUL
 def _verdict(alert_id: str, verdict: Verdict, number: int = 1, **fields: object) -> AlertFeedback:
     return AlertFeedback(
         feedback_id=f"fb-{number:08d}", alert_id=alert_id, actor_id=KAABI.actor_id, verdict=verdict,
-        given_at=NOW, **fields,  # type: ignore[arg-type]
+        given_at=NOW, **fields,
     )  # fmt: skip
 
 
@@ -126,3 +128,28 @@ def test_unknown_alerts_and_counterparts_are_refused() -> None:
     assert alert is not None
     with pytest.raises(UnknownAlert, match="no counterpart"):
         apply_feedback(_verdict(alert.alert_id, Verdict.CORRECT, counterpart_ids=["RUS:nobody"]), ledger)
+
+
+def test_summary_counts_follow_verdicts_exactly() -> None:
+    ledger = KeyedLedger.in_memory()
+    text = "Al-Kaabi met Mikhail Bogdanov and Sergey Lavrov in Moscow."
+    alert = _raise(
+        ledger, "a1", contact("Mikhail Bogdanov", "RUS", text=text), contact("Sergey Lavrov", "RUS", text=text)
+    )
+    assert alert is not None
+
+    def russia() -> tuple[int, int, list[str]]:
+        summary = ledger.summary(KAABI.actor_id)
+        assert summary is not None
+        country = summary.countries.get("RUS")
+        return summary.counterparts, country.counterparts if country else 0, country.names if country else []
+
+    assert russia() == (2, 2, ["Mikhail Bogdanov", "Sergey Lavrov"])
+    bogdanov = ["RUS:mikhail bogdanov"]
+    _apply(ledger, _verdict(alert.alert_id, Verdict.NOT_A_CONTACT, 1, counterpart_ids=bogdanov))
+    _apply(ledger, _verdict(alert.alert_id, Verdict.WRONG_ACTOR, 2, counterpart_ids=bogdanov))  # wrong twice: once
+    assert russia() == (2, 1, ["Sergey Lavrov"])
+    _apply(ledger, _verdict(alert.alert_id, Verdict.CORRECT, 3, counterpart_ids=bogdanov))
+    assert russia() == (2, 2, ["Mikhail Bogdanov", "Sergey Lavrov"])  # the total never moved
+    record = ledger.record(KAABI.actor_id, "RUS:mikhail bogdanov")
+    assert record is not None and record.rejected_evidence == []

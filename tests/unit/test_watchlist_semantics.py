@@ -21,7 +21,7 @@ from schemas.tagged_article import (
     TaggedArticle,
 )
 from schemas.watchlist import KnownCounterpart, Representative, RuleConfig, WatchlistEntry
-from services.alerter.decide import decide, observations_from_tagged, rules_for, watchlist_countries
+from services.alerter.decide import Decision, decide, observations_from_tagged, rules_for, watchlist_countries
 from services.alerter.formats import format_slack, format_teams
 from services.alerter.readable import ledger_as_text
 from services.alerter.store import KeyedLedger
@@ -76,8 +76,12 @@ def _observation(entry: WatchlistEntry, *contacts: CounterpartContact) -> ActorO
     return observation("a1", *contacts).model_copy(update={"actor_id": entry.actor_id, "actor_name": entry.name})
 
 
-def _decide(entry: WatchlistEntry, *contacts: CounterpartContact, ledger: KeyedLedger | None = None,
-            defaults: RuleConfig | None = None):  # type: ignore[no-untyped-def]  # fmt: skip
+def _decide(
+    entry: WatchlistEntry,
+    *contacts: CounterpartContact,
+    ledger: KeyedLedger | None = None,
+    defaults: RuleConfig | None = None,
+) -> tuple[Decision, KeyedLedger]:
     ledger = ledger if ledger is not None else KeyedLedger.in_memory()
     decision = decide(_observation(entry, *contacts), ledger, entry, rules_for(entry, defaults), now=NOW)
     ledger.apply(decision.writes)
@@ -168,7 +172,7 @@ def test_the_group_meeting_the_same_counterpart_directly_still_alerts() -> None:
 
 def _entity(mid: str, name: str, **fields: object) -> Entity:
     return Entity(id=mid, kind=EntityKind.PERSON, text=name, start=0, end=len(name), canonical_name=name,
-                  why="test", **fields)  # type: ignore[arg-type]  # fmt: skip
+                  why="test", **fields)  # fmt: skip
 
 
 def _tagged(entities: list[Entity], pairs: list[tuple[str, str]]) -> TaggedArticle:
@@ -209,7 +213,10 @@ def test_a_representative_without_the_organisation_on_the_watchlist_counts_for_n
     assert observations_from_tagged(_tagged([marzouk, lavrov], [("m1", "m2")]), {}, now=NOW) == []
 
 
-@pytest.mark.parametrize("rule", ["representative", "affiliation"])
-def test_attribution_describes_itself(rule: str) -> None:
-    text = Attribution(rule=rule, person="A Person").describe()  # type: ignore[arg-type]
+@pytest.mark.parametrize(
+    "attribution",
+    [Attribution(rule="representative", person="A Person"), Attribution(rule="affiliation", person="A Person")],
+)
+def test_attribution_describes_itself(attribution: Attribution) -> None:
+    text = attribution.describe()
     assert text.startswith("via ") and text.endswith("A Person")
