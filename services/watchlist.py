@@ -218,14 +218,23 @@ def rejection_reason(value: bytes) -> str:
     return f"not a valid WatchlistUpdate: {problem}" if problem else "not a valid WatchlistUpdate"
 
 
+# How long a stage holds its first message for the live watchlist before going on with the file's.
+WATCHLIST_WAIT_S = 60.0
+
+
 def after_watchlist(ready: asyncio.Event, handler: Handler[T]) -> Handler[T]:
     """`handler`, holding each message until the live watchlist has been read once: at start-up the first
     articles were otherwise read against the file's watchlist while the topic said otherwise (an actor added
-    with `watch add` missed, a removed one alerted on)."""
+    with `watch add` missed, a removed one alerted on). After WATCHLIST_WAIT_S it goes on with what it has."""
 
     async def handle(value: T, message: KafkaMessage) -> Sequence[Outgoing]:
         if not ready.is_set():
-            await ready.wait()
+            try:
+                await asyncio.wait_for(ready.wait(), WATCHLIST_WAIT_S)
+            except TimeoutError:
+                # Stopping the stage for good would be silent too: go on with what we have, and say so.
+                log.warning("live watchlist not read after %.0f s; using the file's until it is", WATCHLIST_WAIT_S)
+                ready.set()
         return await handler(value, message)
 
     return handle

@@ -315,8 +315,8 @@ def decide(
         if cid not in updated:
             updated[cid] = previous
             fresh = _seen(previous, contact, observation, staged.next_seq())
-            if disputed is not None:  # seen afresh; what analysts rejected stays rejected
-                fresh = fresh.model_copy(update={"rejected_evidence": disputed.rejected_evidence})
+            if disputed is not None:  # seen afresh; its place in the ledger and what analysts rejected stay
+                fresh = fresh.model_copy(update={"rejected_evidence": disputed.rejected_evidence, "seq": disputed.seq})
             staged.put_record(fresh)
 
     if observation.learn_only:

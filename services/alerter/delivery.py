@@ -122,9 +122,8 @@ async def deliver_queued(
         now = clock()
         if now >= expires:
             return Outcome(delivered=False, attempts=failures, error=attempt.error, expired=True)
-        wait = attempt.retry_after_s
-        if wait is None:
-            wait = backoff_delay(failures, policy.base_delay_s, policy.max_delay_s)
+        # Retry-After is a floor, never a licence to spin: "0" or a past date still backs off.
+        wait = max(backoff_delay(failures, policy.base_delay_s, policy.max_delay_s), attempt.retry_after_s or 0.0)
         wait = min(wait, expires - now)  # the last try falls on the deadline, not after it
         if on_retry is not None:
             on_retry(attempt, failures, wait)

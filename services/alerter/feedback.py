@@ -9,7 +9,7 @@
   the same evidence (a replay, a syndicated copy) never alerts again; a new contact with that counterpart on
   other evidence is a new finding. A later `correct` or `already-known` verdict makes it count again and
   forgets the rejected evidence.
-- `correct`: kept; nothing else changes.
+- `correct`: kept; a finding called wrong before counts again (see above).
 A verdict on an alert the ledger does not have (never raised, or raised before cards were kept) is
 refused with UnknownAlert, so the service dead-letters it with that reason."""
 
@@ -81,8 +81,9 @@ def apply_feedback(feedback: AlertFeedback, ledger: LedgerReader) -> FeedbackRes
             rejected = [h for h in record.rejected_evidence if h not in hashes] + hashes
             update["rejected_evidence"] = rejected[-MAX_REJECTED_EVIDENCE:]
         else:
-            # Right after all: what was rejected on this card's evidence is not any more.
-            update["rejected_evidence"] = []
+            # Right after all: this card's evidence is not rejected any more (other cards' stays so).
+            hashes = [evidence_hash(e) for e in on_card[cid].evidence]
+            update["rejected_evidence"] = [h for h in record.rejected_evidence if h not in hashes]
         # The summary follows (store.py): a wrong finding leaves its country's count, a corrected one returns.
         staged.put_record(record.model_copy(update=update))
     return FeedbackResult(staged.writes, True, tuple(chosen))

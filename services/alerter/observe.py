@@ -63,15 +63,19 @@ def _resolve(entity: Entity, by_id: Mapping[str, Entity]) -> _Resolved:
     return _Resolved(actor_id, root.canonical_name, role, country, sector, kb_id, former, represents)
 
 
-def _for_whom(side: _Resolved, watchlist: Mapping[str, WatchlistEntry]) -> list[tuple[str, Attribution | None]]:
-    """The watched actors an interaction of `side` counts for, each with how it was attributed."""
+def _for_whom(
+    side: _Resolved, watchlist: Mapping[str, WatchlistEntry], named: set[str]
+) -> list[tuple[str, Attribution | None]]:
+    """The watched actors an interaction of `side` counts for, each with how it was attributed. A
+    representative counts only in an article that names the organisation too (`named`): a namesake in a
+    football report is not the movement's spokesman."""
     if side.actor_id is not None and side.actor_id in watchlist:
         found: list[tuple[str, Attribution | None]] = [(side.actor_id, None)]
         group = watchlist[side.actor_id].affiliation
         if group is not None and group != side.actor_id and group in watchlist:
             found.append((group, Attribution(rule="affiliation", person=watchlist[side.actor_id].name)))
         return found
-    if side.actor_id is None and side.represents is not None and side.represents in watchlist:
+    if side.actor_id is None and side.represents is not None and side.represents in named & watchlist.keys():
         return [(side.represents, Attribution(rule="representative", person=side.name))]
     return []
 
@@ -97,13 +101,14 @@ def observations_from_tagged(
     (not linked by the tagger) are one counterpart."""
     by_id = {e.id: e for e in tagged.entities}
     resolved = {e.id: _resolve(e, by_id) for e in tagged.entities}
+    named = {e.actor_id for e in tagged.entities if e.actor_id is not None}
     contacts: dict[str, list[tuple[int, int, CounterpartContact]]] = {}
     for index, interaction in enumerate(tagged.interactions):
         source, target = resolved.get(interaction.source), resolved.get(interaction.target)
         if source is None or target is None:
             continue  # dangling mention id: nothing reliable to report
         for actor, other in ((source, target), (target, source)):
-            for actor_id, attribution in _for_whom(actor, watchlist):
+            for actor_id, attribution in _for_whom(actor, watchlist, named):
                 if _same_side(actor_id, actor, other, watchlist):
                     continue
                 contact = _contact(other, interaction, attribution)

@@ -142,7 +142,8 @@ def build(settings: Settings, bootstrap: str) -> Any:
             # Dead-lettered, not dropped: the reason is visible and the observation can be re-driven.
             raise NotWatched(f"actor {observation.actor_id!r} is not on the watchlist")
         actor = observation.actor_id
-        if ledger.summary(actor) is None and (old := old_ledger.get(actor)) is not None:
+        first_time = ledger.summary(actor) is None
+        if first_time and (old := old_ledger.get(actor)) is not None:
             # Migration: an actor's old one-value ledger is split into the keyed tables once, then removed
             # (the summary row marks the actor as migrated; a crash before it repeats the split, harmlessly).
             ledger.apply(split_ledger(CounterpartLedger.from_dict(old, actor), ledger))
@@ -171,7 +172,9 @@ def build(settings: Settings, bootstrap: str) -> Any:
             metrics.MESSAGES_OUT.labels(service=SERVICE, stage="decide").inc()
             metrics.ALERT_CORROBORATIONS.labels(service=SERVICE).inc()
         ledger.apply(rows)
-        metrics.LEDGER_ACTORS.labels(service=SERVICE).set(len(ledger.tables[SUMMARY_TABLE]))
+        if first_time:
+            # Counting the table's rows walks every key (RocksDB): only when an actor joins the ledger.
+            metrics.LEDGER_ACTORS.labels(service=SERVICE).set(len(ledger.tables[SUMMARY_TABLE]))
         return []
 
     # Each POST has an overall deadline of its own (webhooks.post_once); httpx's timeouts are per read.
@@ -229,7 +232,7 @@ def build(settings: Settings, bootstrap: str) -> Any:
         )
 
     # One at a time: each observation reads the ledger rows the previous one wrote.
-    decide_step = serial_step("decide", ActorObservation, decide_alert)
+    decide_step = serial_step("decide", ActorObservation, after_watchlist(watchlist_ready, decide_alert))
     deliver_step = serial_step("deliver", Alert, deliver_alert)
 
     add_step_agent(app, settings, settings.topic_tagged, observe_step)

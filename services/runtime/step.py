@@ -22,6 +22,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from aiokafka.errors import KafkaTimeoutError
 from pydantic import ValidationError
 
 from schemas.base import Contract, utc_now
@@ -144,6 +145,10 @@ class Step(Generic[InT]):
         self._closed = False
         self._slots = asyncio.Semaphore(max_in_flight)
         self._in_flight: set[asyncio.Task[None]] = set()
+        # Set once the message submitted last has run its `done`: each message's `done` waits for the one
+        # before, so offsets are acknowledged in order (a later message finishing first, a dead letter
+        # written at once, must not let the consumer commit past one still in flight).
+        self._last_done: asyncio.Future[None] | None = None
 
     async def submit(self, message: KafkaMessage, done: Done | None = None) -> None:
         """Process one message: run the stage's function and start writing its outputs. Returns once the
@@ -159,13 +164,15 @@ class Step(Generic[InT]):
         except BaseException:
             self._slots.release()
             raise
+        before, self._last_done = self._last_done, asyncio.get_running_loop().create_future()
+        turn = (before, self._last_done)
         if pending is None or self.max_in_flight == 1:
             try:
-                await self._finish(message, pending, started, done)
+                await self._finish(message, pending, started, done, turn)
             finally:
                 self._slots.release()
             return
-        task = asyncio.ensure_future(self._finish(message, pending, started, done))
+        task = asyncio.ensure_future(self._finish(message, pending, started, done, turn))
         self._in_flight.add(task)
         task.add_done_callback(self._finished)
 
@@ -228,17 +235,32 @@ class Step(Generic[InT]):
         except Exception as exc:  # refused before it left (too large for the producer, closed producer)
             pending.error = exc
 
-    async def _finish(self, message: KafkaMessage, pending: _Pending | None, started: float, done: Done | None) -> None:
-        if pending is not None:
-            error = await self._write(pending)
-            if error is None:
-                metrics.MESSAGES_OUT.labels(**self._labels).inc(len(pending.records))
-                metrics.PROCESSING_SECONDS.labels(**self._labels, outcome="ok").observe(time.perf_counter() - started)
-            else:
-                reason = "too_large" if _is_too_large(error) else "write"
-                await self._dead_letter(message, reason, f"writing the output failed: {_one_line(error)}", started)
-        if done is not None:
-            await done()
+    async def _finish(
+        self,
+        message: KafkaMessage,
+        pending: _Pending | None,
+        started: float,
+        done: Done | None,
+        turn: tuple[asyncio.Future[None] | None, asyncio.Future[None]],
+    ) -> None:
+        before, mine = turn
+        try:
+            if pending is not None:
+                error = await self._write(pending)
+                if error is None:
+                    metrics.MESSAGES_OUT.labels(**self._labels).inc(len(pending.records))
+                    elapsed = time.perf_counter() - started
+                    metrics.PROCESSING_SECONDS.labels(**self._labels, outcome="ok").observe(elapsed)
+                else:
+                    reason = "too_large" if _is_too_large(error) else "write"
+                    await self._dead_letter(message, reason, f"writing the output failed: {_one_line(error)}", started)
+            if before is not None:
+                await asyncio.shield(before)
+            if done is not None:
+                await done()
+        finally:
+            if not mine.done():
+                mine.set_result(None)
 
     async def _write(self, pending: _Pending) -> BaseException | None:
         """Wait for the outputs' acknowledgements, writing them again after a retriable broker error.
@@ -304,7 +326,8 @@ async def write_dead_letter(
 
     A dead letter must not be lost either: while the broker refuses it, wait and try again (the partition
     waits too, which is the back-pressure an outage should give)."""
-    letter = dead_letter_for(message, f"{service}.{stage}", error).to_bytes()
+    keep = DEAD_LETTER_MAX_ORIGINAL_BYTES
+    letter = dead_letter_for(message, f"{service}.{stage}", error, keep).to_bytes()
     key = message.key if message.key is None or len(message.key) <= 4096 else None
     delay = WRITE_RETRY_BASE_S
     while True:
@@ -314,6 +337,12 @@ async def write_dead_letter(
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if _is_too_large(exc) and keep > 0:
+                # Over the topic's bound (a small ACTORWATCH_MAX_MESSAGE_BYTES): keep less of the original,
+                # down to none; the letter still says where the whole of it is (topic, partition, offset).
+                keep = keep // 4 if keep > 4096 else 0
+                letter = dead_letter_for(message, f"{service}.{stage}", error, keep).to_bytes()
+                continue
             log.warning(
                 "%s.%s: writing a dead letter failed (%s); trying again in %.1f s",
                 service,
@@ -338,19 +367,22 @@ async def write_dead_letter(
     )
 
 
-def dead_letter_for(message: KafkaMessage, stage: str, error: str) -> DeadLetter:
-    """The dead letter of a message: where it came from, why it failed, and (a bounded part of) its bytes."""
+def dead_letter_for(
+    message: KafkaMessage, stage: str, error: str, keep: int = DEAD_LETTER_MAX_ORIGINAL_BYTES
+) -> DeadLetter:
+    """The dead letter of a message: where it came from, why it failed, and (at most `keep` bytes of) its
+    bytes."""
     original = message.value or b""
     return DeadLetter(
         stage=stage,
         error=error,
         # Base64 grows the bytes by a third: a large original would make the letter itself too big
         # for the broker, and a letter that cannot be written would stop the partition.
-        original=original[:DEAD_LETTER_MAX_ORIGINAL_BYTES],
+        original=original[:keep],
         original_key=message.key if message.key is None or len(message.key) <= 4096 else message.key[:4096],
         original_size=len(original),
         original_sha256=hashlib.sha256(original).hexdigest(),
-        truncated=len(original) > DEAD_LETTER_MAX_ORIGINAL_BYTES,
+        truncated=len(original) > keep,
         topic=message.topic,
         partition=message.partition,
         offset=message.offset,
@@ -365,16 +397,31 @@ class _Pending:
     error: BaseException | None = None
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The error and what caused it: Faust wraps the producer's KafkaError in ProducerSendError."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 8:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
 def _is_too_large(exc: BaseException) -> bool:
-    return isinstance(exc, OutputTooLarge) or type(exc).__name__ in (
-        "MessageSizeTooLargeError",
-        "RecordTooLargeError",
+    return any(
+        isinstance(e, OutputTooLarge) or type(e).__name__ in ("MessageSizeTooLargeError", "RecordTooLargeError")
+        for e in _causes(exc)
     )
 
 
 def _is_retriable(exc: BaseException) -> bool:
-    # aiokafka marks transient broker errors (leader moved, request timed out) `retriable`.
-    return bool(getattr(exc, "retriable", False)) or isinstance(exc, TimeoutError | ConnectionError)
+    # aiokafka marks transient broker errors (leader moved, not enough replicas) `retriable`; its
+    # KafkaTimeoutError (a full buffer, a batch that expired while the broker was away) is not marked so but
+    # is transient all the same.
+    return any(
+        bool(getattr(e, "retriable", False)) or isinstance(e, TimeoutError | ConnectionError | KafkaTimeoutError)
+        for e in _causes(exc)
+    )
 
 
 class _Rejected(Exception):

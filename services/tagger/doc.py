@@ -158,6 +158,7 @@ class Doc:
         self.org_heads = org_heads
         # `not_this_actor` names found (usually none): see services.tagger.lookalike.
         self.look_alike_hits = [h for h in hits if h.cat is Cat.LOOKALIKE]
+        self.shadowed_starts: set[int] | None = None  # worked out on first need (lookalike.py)
         self.by_start = {h.start: h for h in hits}
         self.by_end = {h.end: h for h in hits}
         self._hit_starts = [h.start for h in hits]

@@ -165,6 +165,33 @@ def test_articles_that_mention_notices_pass() -> None:
     assert page_notice("A paywall row", quoting) is None
 
 
+@pytest.mark.parametrize(
+    ("title", "body"),
+    [
+        ("Bank says website is down after cyberattack",
+         ["VALLETTA (Wire) - The bank said its online banking website was down after a cyberattack.",
+          "Customers' funds were safe, it said."]),
+        ("Iran's Bushehr reactor down for maintenance",
+         ["TEHRAN (Wire) - Iran's only nuclear plant has been shut for planned maintenance, state media said."]),
+        ("Access denied: court rejects bid to see extradition files",
+         ["LONDON - A court rejected a request by journalists to see the files.", "They said they would appeal."]),
+        ("Mobile service unavailable across Gaza, telecom firm says",
+         ["GAZA (Wire) - Mobile and internet services were unavailable across the Strip, Paltel said."]),
+        ("Cloudflare fault knocks out sites",
+         ["Users saw '502 Bad Gateway' and 'Internal server error' messages as the fault took sites down."]),
+        ("Publishers sue over AI summaries",
+         ["Subscribe to continue reading, the message on the publishers' sites says; the tool ignored it, the "
+          "suit alleges."]),
+        ("Iraq PM meets Iranian envoy",
+         ["BAGHDAD (Wire) - Iraq's prime minister met Iran's ambassador on Monday to discuss border security, "
+          "his office said.",
+          "We use cookies to improve your experience. Accept all cookies or manage preferences."]),
+    ],
+)  # fmt: skip
+def test_short_news_about_an_outage_a_paywall_or_with_a_leaked_banner_is_news(title: str, body: list[str]) -> None:
+    assert page_notice(title, body) is None
+
+
 def test_short_notice_words_in_a_title_of_a_long_article_do_not_reject() -> None:
     assert page_notice("Service unavailable: the outage that shut Baghdad's airport", SENTENCES * 4) is None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
@@ -124,7 +125,7 @@ def test_a_refused_write_is_a_dead_letter_with_the_reason_not_an_exception() -> 
     assert "writing the output failed" in letters[0].error and "MessageSizeTooLargeError" in letters[0].error
 
 
-def test_in_flight_messages_are_done_only_once_their_outputs_are_acknowledged() -> None:
+def test_in_flight_messages_are_done_in_order_once_their_outputs_are_acknowledged() -> None:
     async def scenario() -> None:
         acks: list[asyncio.Future[None]] = []
         done: list[int] = []
@@ -161,12 +162,15 @@ def test_in_flight_messages_are_done_only_once_their_outputs_are_acknowledged() 
         assert not fourth.done()  # back-pressure: no slot until one message is done
         acks[1].set_result(None)
         await asyncio.sleep(0.01)
-        assert done == [1] and fourth.done()
+        # Done in offset order: 1 is acknowledged but waits for 0, or the consumer could commit past 0.
+        assert done == [] and not fourth.done()
         acks[0].set_result(None)
+        await asyncio.sleep(0.01)
+        assert done == [0, 1] and fourth.done()
         acks[2].set_result(None)
         acks[3].set_result(None)
         await step.drain()
-        assert sorted(done) == [0, 1, 2]
+        assert done == [0, 1, 2]
 
     asyncio.run(scenario())
 
@@ -206,3 +210,82 @@ def test_a_failed_acknowledgement_in_flight_becomes_a_dead_letter() -> None:
         assert [(letter.offset, "refused by the broker" in letter.error) for letter in letters] == [(7, True)]
 
     asyncio.run(scenario())
+
+
+def test_a_dead_letter_written_at_once_waits_for_the_messages_before_it() -> None:
+    async def scenario() -> None:
+        acks: list[asyncio.Future[None]] = []
+        done: list[int] = []
+        letters: list[str] = []
+
+        async def sink(topic: str, key: bytes | None, value: bytes) -> None:
+            letters.append(topic)
+
+        async def sender(topic: str, key: bytes | None, value: bytes) -> asyncio.Future[None]:
+            ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            acks.append(ack)
+            return ack
+
+        step = Step(
+            service="tagger", stage="tag", input_model=RawArticle, handler=inline(_echo), sink=sink, sender=sender,
+            max_in_flight=3, dead_letter_topic="dead-letters", max_output_bytes=1_000_000,
+        )  # fmt: skip
+
+        def mark(offset: int) -> Callable[[], Awaitable[None]]:
+            async def record() -> None:
+                done.append(offset)
+
+            return record
+
+        await step.submit(_Msg(offset=0, value=_raw_bytes()), done=mark(0))
+        poison = asyncio.ensure_future(step.submit(_Msg(offset=1, value=b"not json"), done=mark(1)))
+        await asyncio.sleep(0.01)
+        assert letters == ["dead-letters"] and done == []  # its letter is written, its offset waits for 0
+        acks[0].set_result(None)
+        await poison
+        await step.drain()
+        assert done == [0, 1]
+
+    asyncio.run(scenario())
+
+
+def test_broker_errors_are_read_through_fausts_wrapper() -> None:
+    from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError, NotLeaderForPartitionError
+    from faust.exceptions import ProducerSendError
+
+    from services.runtime.step import _is_retriable, _is_too_large
+
+    def wrapped(cause: Exception) -> ProducerSendError:
+        try:
+            raise ProducerSendError(f"Error while sending: {cause!r}") from cause
+        except ProducerSendError as exc:
+            return exc
+
+    assert _is_retriable(wrapped(KafkaTimeoutError())) and _is_retriable(wrapped(NotLeaderForPartitionError()))
+    assert _is_too_large(wrapped(MessageSizeTooLargeError())) and not _is_retriable(wrapped(MessageSizeTooLargeError()))
+    assert not _is_retriable(wrapped(ValueError("bad"))) and not _is_too_large(wrapped(ValueError("bad")))
+
+
+def test_a_dead_letter_over_the_topics_bound_keeps_less_of_the_original() -> None:
+    from aiokafka.errors import MessageSizeTooLargeError
+
+    from schemas.dead_letter import DeadLetter
+    from services.runtime.step import write_dead_letter
+
+    written: list[bytes] = []
+
+    async def sink(topic: str, key: bytes | None, value: bytes) -> None:
+        if len(value) > 64 * 1024:  # a topic with a small max.message.bytes
+            raise MessageSizeTooLargeError()
+        written.append(value)
+
+    original = b"x" * 600_000
+    asyncio.run(
+        write_dead_letter(
+            sink, "dead-letters", _Msg(offset=7, value=original), service="cleaner", stage="clean",
+            reason="processing", error="boom",
+        )
+    )  # fmt: skip
+    letter = DeadLetter.from_bytes(written[0])
+    assert letter.truncated and 0 < len(letter.original or b"") < 64 * 1024
+    assert letter.original_size == 600_000 and letter.offset == 7

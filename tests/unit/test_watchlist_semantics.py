@@ -170,8 +170,8 @@ def test_the_group_meeting_the_same_counterpart_directly_still_alerts() -> None:
     assert decision.alert is not None and decision.alert.counterparts[0].via is None
 
 
-def _entity(mid: str, name: str, **fields: object) -> Entity:
-    return Entity(id=mid, kind=EntityKind.PERSON, text=name, start=0, end=len(name), canonical_name=name,
+def _entity(mid: str, name: str, kind: EntityKind = EntityKind.PERSON, **fields: object) -> Entity:
+    return Entity(id=mid, kind=kind, text=name, start=0, end=len(name), canonical_name=name,
                   why="test", **fields)  # fmt: skip
 
 
@@ -196,8 +196,9 @@ def test_observations_attribute_representatives_and_affiliated_members() -> None
     marzouk = _entity("m1", "Mousa Abu Marzouk", country="PSE", sector=Sector.ARMED_GROUP, represents="hamas")
     hayya = _entity("m3", "Khalil al-Hayya", country="PSE", actor_id="khalil-al-hayya")
     fidan = _entity("m4", "Hakan Fidan", country="TUR", sector=Sector.GOV)
+    hamas = _entity("m5", "Hamas", kind=EntityKind.ORG, country="PSE", actor_id="hamas")
     observations = observations_from_tagged(
-        _tagged([marzouk, lavrov, hayya, fidan], [("m1", "m2"), ("m3", "m4"), ("m1", "m3")]), watchlist, now=NOW
+        _tagged([marzouk, lavrov, hayya, fidan, hamas], [("m1", "m2"), ("m3", "m4"), ("m1", "m3")]), watchlist, now=NOW
     )
     by_actor = {o.actor_id: o for o in observations}
     hamas = [(c.name, c.attribution.rule if c.attribution else None) for c in by_actor["hamas"].contacts]
@@ -207,10 +208,16 @@ def test_observations_attribute_representatives_and_affiliated_members() -> None
     assert [c.name for c in by_actor["khalil-al-hayya"].contacts] == ["Hakan Fidan", "Mousa Abu Marzouk"]
 
 
-def test_a_representative_without_the_organisation_on_the_watchlist_counts_for_nobody() -> None:
+def test_a_representative_counts_only_where_the_organisation_is_on_the_watchlist_and_named() -> None:
     marzouk = _entity("m1", "Mousa Abu Marzouk", country="PSE", represents="hamas")
     lavrov = _entity("m2", "Sergey Lavrov", country="RUS", sector=Sector.GOV)
-    assert observations_from_tagged(_tagged([marzouk, lavrov], [("m1", "m2")]), {}, now=NOW) == []
+    hamas = _entity("m3", "Hamas", kind=EntityKind.ORG, country="PSE", actor_id="hamas")
+    watchlist = {"hamas": HAMAS}
+    assert observations_from_tagged(_tagged([marzouk, lavrov, hamas], [("m1", "m2")]), {}, now=NOW) == []
+    # On the watchlist but not named in the article: a namesake, not the spokesman.
+    assert observations_from_tagged(_tagged([marzouk, lavrov], [("m1", "m2")]), watchlist, now=NOW) == []
+    named = observations_from_tagged(_tagged([marzouk, lavrov, hamas], [("m1", "m2")]), watchlist, now=NOW)
+    assert [o.actor_id for o in named] == ["hamas"]
 
 
 @pytest.mark.parametrize(

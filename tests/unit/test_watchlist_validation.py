@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -145,3 +146,30 @@ def test_each_rich_key_is_checked(tmp_path: Path, change: tuple[str, str], messa
     assert old in REAL_TEAM
     with pytest.raises(WatchlistError, match=message):
         load_watchlist_file(_write(tmp_path, REAL_TEAM.replace(old, new, 1)))
+
+
+async def test_a_stage_holds_its_first_message_until_the_live_watchlist_is_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    import services.watchlist as watchlist_module
+    from services.watchlist import after_watchlist
+
+    seen: list[str] = []
+
+    async def handler(value: Any, _message: Any) -> list[Any]:
+        seen.append(value)
+        return []
+
+    ready = asyncio.Event()
+    waiting = asyncio.ensure_future(after_watchlist(ready, handler)("first", None))
+    await asyncio.sleep(0.05)
+    assert seen == []  # held
+    ready.set()
+    await waiting
+    assert seen == ["first"]
+    # A watchlist that never arrives does not stop the stage for good.
+    monkeypatch.setattr(watchlist_module, "WATCHLIST_WAIT_S", 0.05)
+    await after_watchlist(asyncio.Event(), handler)("second", None)
+    assert seen == ["first", "second"]
