@@ -164,14 +164,21 @@ def _read_articles(paths: Sequence[Path], source_id: str) -> list[RawArticle]:
 
 
 def _ingest(settings: Settings, bootstrap: str, articles: Sequence[RawArticle]) -> int:
+    from aiokafka.errors import KafkaError
+
     from services.fetcher.bound import bound_raw
     from services.runtime.kafka_admin import BrokerUnavailable, publish
 
+    bounded = (bound_raw(a, settings.output_limit_bytes()) for a in articles)
+    messages = ((a.url.encode(), a) for a in bounded)
     try:
-        bounded = (bound_raw(a, settings.output_limit_bytes()) for a in articles)
-        return asyncio.run(publish(bootstrap, settings.topic_raw, ((a.url.encode(), a) for a in bounded)))
+        return asyncio.run(
+            publish(bootstrap, settings.topic_raw, messages, max_request_size=settings.max_message_bytes)
+        )
     except BrokerUnavailable as exc:
         raise CliError(str(exc)) from exc
+    except KafkaError as exc:  # refused by the broker (a topic created with a smaller max.message.bytes)
+        raise CliError(f"ingest: the broker refused an article: {type(exc).__name__}: {exc}") from exc
 
 
 def cmd_up(args: argparse.Namespace) -> int:

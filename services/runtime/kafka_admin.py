@@ -144,10 +144,22 @@ async def wait_for_group_coordinator(bootstrap: str, topic: str, *, timeout_s: f
         await consumer.stop()
 
 
-async def publish(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, Contract]]) -> int:
-    """Publish contract messages with acks from all in-sync replicas; returns how many were written."""
+async def publish(
+    bootstrap: str,
+    topic: str,
+    messages: Iterable[tuple[bytes | None, Contract]],
+    *,
+    max_request_size: int = 1024 * 1024,
+) -> int:
+    """Publish contract messages with acks from all in-sync replicas; returns how many were written.
+    `max_request_size` must cover the largest message (ACTORWATCH_MAX_MESSAGE_BYTES for articles)."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=5, enable_idempotence=True, **client_options()
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=5,
+        enable_idempotence=True,
+        max_request_size=max_request_size,
+        **client_options(),
     )
     try:
         await asyncio.wait_for(producer.start(), timeout=15)

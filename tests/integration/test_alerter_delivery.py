@@ -315,6 +315,7 @@ def test_retries_until_recovery_429_retry_after_permanent_4xx_and_budget_dead_le
     limited = chat.at("/slack/limited")
     assert [h.status for h in limited] == [429, 200, 200]
     print(f"Retry-After 2 s: the retry came {limited[1].at - limited[0].at:.2f} s later")
+    assert limited[1].at - limited[0].at >= 1.9  # honoured, not retried at once
     assert [h.status for h in chat.at("/discord/refusing-secret")] == [400, 204]
     teams = chat.at("/teams/broken-secret")
     print(f"the target down for good was tried {len(teams)} times in the 6 s budget of each alert")
