@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import copy
 
+from lxml import etree  # type: ignore[import-untyped]
 from lxml.html import HtmlElement  # type: ignore[import-untyped]
 from trafilatura import bare_extraction
 from trafilatura.settings import Document, Extractor
 
-__all__ = ["cascade", "looks_truncated"]
+__all__ = ["cascade", "looks_truncated", "strip_never_text"]
 
 # Options shared by every call; each call copies it to set its URL and today's date bound (htmldate
 # rejects dates after `max_date`, which a module-level Extractor would freeze at import time).
@@ -40,6 +41,20 @@ _RECALL_EXTRACTOR.focus = "recall"
 _FULL_CASCADE_BELOW_CHARS = 750
 _TRUNCATED_BELOW_SHARE = 0.2
 _LONG_PARAGRAPH_CHARS = 80
+
+
+# Elements that never hold article text. trafilatura deletes them too, but only after copying the tree
+# (three to four copies per page) and running its pruning XPaths over them; deleting them once from the
+# parsed page saves 11-13% of extraction CPU on the three benchmark sets and changes no page's F1 by more
+# than one segment (trafilatura-eval +0.0003). <noscript>, <nav>, <footer> and forms were tried too and
+# cost 0.002-0.005 F1: lazy-loaded images' captions and some pages' text live there.
+_NEVER_TEXT = ("script", "style", "svg", "template", "iframe", "canvas", "object", "embed")
+
+
+def strip_never_text(tree: HtmlElement) -> None:
+    """Delete scripts, styles, inline SVG, embedded frames and comments from a parsed page, in place.
+    (JSON-LD is in a script: metadata.py reads it from the source before this.)"""
+    etree.strip_elements(tree, *_NEVER_TEXT, etree.Comment, with_tail=False)
 
 
 def _options(template: Extractor, url: str) -> Extractor:

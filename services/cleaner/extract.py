@@ -22,11 +22,11 @@ from schemas.clean_article import PARAGRAPH_SEPARATOR, CleanArticle
 from schemas.raw_article import RawArticle
 from services.cleaner.boilerplate import is_boilerplate, is_byline, is_section_label
 from services.cleaner.bound import bound_paragraphs, cut_to_bytes
-from services.cleaner.cascade import cascade
+from services.cleaner.cascade import cascade, strip_never_text
 from services.cleaner.errors import NoArticleError, RejectedPage
 from services.cleaner.metadata import page_metadata
 from services.cleaner.notices import page_notice, title_notice
-from services.cleaner.postprocess import MAX_APPENDED_CAPTIONS, fold_repeats, is_caption, place_captions
+from services.cleaner.postprocess import MAX_APPENDED_CAPTIONS, fold_repeats, place_captions, text_captions
 from services.runtime.canonical import canonical_url as canonical_url  # re-exported: ids hash it
 
 __all__ = ["NoArticleError", "RejectedPage", "article_id", "canonical_url", "clean_article"]
@@ -106,10 +106,12 @@ _HTML_ROOT = re.compile(r"<html\b", re.I)
 
 def _extract_html(raw: RawArticle) -> tuple[list[list[str]], Document, HtmlElement | None]:
     """Main text as one-line blocks, trafilatura's document (title, date, author, site name) and the
-    parsed page (untouched: trafilatura works on copies), so that nothing parses it a second time."""
+    parsed page (less what never holds text; trafilatura works on copies), so that nothing parses it twice."""
     try:
         # Parsed once here: trafilatura copies a tree it is given, so both cascades can read this one.
         tree = load_html(raw.body)
+        if tree is not None:
+            strip_never_text(tree)
         document = cascade(tree, raw.url) if tree is not None else None
         if document is None and not _HTML_ROOT.search(raw.body, 0, _HEAD_CHARS):
             # trafilatura rejects some fragments without <html> (feed snippets: "<div><p>..."); give them one.
@@ -365,8 +367,9 @@ def clean_article(
         blocks, title = _first_line_title(blocks)
     paragraphs, doubled = fold_repeats(blocks, captions)
     # Captions found in the text itself (page-copied text has them inline) move out of the body.
-    captions += [p for p in paragraphs if is_caption(p, doubled)]
-    body = [p for p in paragraphs if not is_caption(p, doubled)]
+    in_text = text_captions(paragraphs, doubled)
+    captions += [p for p in paragraphs if p in in_text]
+    body = [p for p in paragraphs if p not in in_text]
     body, dateline = _split_dateline(body)
     if kind := page_notice(title, body, raw.status):
         raise RejectedPage(f"not an article: {kind} page (HTTP {raw.status}, title {title!r:.80})", kind)

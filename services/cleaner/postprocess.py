@@ -15,11 +15,15 @@ from schemas.clean_article import PARAGRAPH_SEPARATOR
 # A paragraph of fewer words repeated in a row is structure, not a doubled caption: a closing brace in a
 # code block, "Yes" in consecutive table cells, a "-" placeholder.
 MIN_FOLD_WORDS = 3
+# How trafilatura's text renders a list item; a caption is never one.
+LIST_ITEM_MARK = "- "
 _MAX_CAPTION_CHARS = 600
 
-# A photo credit closing a caption: "[Al-Nujaba Lebanon/Twitter]", "[AFP]", "(Photo: Getty Images)".
+# A photo credit closing a caption: "[Al-Nujaba Lebanon/Twitter]", "[Khalil Mazraawi/AFP]", "[AFP]",
+# "(Photo: Getty Images)". The photographer/agency slash joins two words; a spaced one ("[M1 / MP]") is a
+# reference list, which some texts close every paragraph with.
 _PHOTO_CREDIT = re.compile(
-    r".*(?:\[[^\[\]]{0,60}(?:/|photo|afp|reuters|getty|file|twitter|facebook|telegram|handout|AP\b)[^\[\]]{0,60}\]"
+    r".*(?:\[[^\[\]]{0,60}(?:\S/\S|photo|afp|reuters|getty|file|twitter|facebook|telegram|handout|AP\b)[^\[\]]{0,60}\]"
     r"|\((?:photo|picture|image|credit)s?\s*:[^()]{1,80}\))",
     re.I | re.S,
 )
@@ -42,7 +46,12 @@ def fold_repeats(blocks: Iterable[Sequence[str]], captions: Iterable[str] = ()) 
     printed_captions: set[str] = set()
     for block in blocks:
         paragraph = " ".join(block)
-        if paragraphs and paragraph == paragraphs[-1] and len(paragraph.split()) >= MIN_FOLD_WORDS:
+        if (
+            paragraphs
+            and paragraph == paragraphs[-1]
+            and len(paragraph.split()) >= MIN_FOLD_WORDS
+            and not paragraph.startswith(LIST_ITEM_MARK)  # two equal entries of a list (references) are the list's
+        ):
             doubled.add(paragraph)
             continue
         is_caption = paragraph in known or has_photo_credit(paragraph)
@@ -54,8 +63,20 @@ def fold_repeats(blocks: Iterable[Sequence[str]], captions: Iterable[str] = ()) 
     return paragraphs, doubled
 
 
-def is_caption(paragraph: str, doubled: set[str]) -> bool:
-    return paragraph in doubled or has_photo_credit(paragraph)
+# When this share of a text's paragraphs (and at least CITATION_STYLE_MIN of them) end like a photo
+# credit, that ending is the text's own convention (sources cited after each paragraph), not a caption's.
+CITATION_STYLE_SHARE = 1 / 3
+CITATION_STYLE_MIN = 3
+
+
+def text_captions(paragraphs: Sequence[str], doubled: set[str]) -> set[str]:
+    """The paragraphs of page-copied text that are captions: those printed twice in a row, and those
+    closing with a photo credit, unless so many do that the credit is how the text cites its sources."""
+    credited = {p for p in paragraphs if has_photo_credit(p)}
+    credits = sum(1 for p in paragraphs if p in credited)
+    if credits >= CITATION_STYLE_MIN and credits > CITATION_STYLE_SHARE * len(paragraphs):
+        credited = set()
+    return (doubled & set(paragraphs)) | credited
 
 
 # Captions appended after the body are there so that a caption's sentence (sometimes the only one naming a

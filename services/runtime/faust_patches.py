@@ -1,6 +1,6 @@
-"""Two fixes to faust-streaming 0.15.3 (the newest release; no upstream fix yet), applied when an app is made.
+"""Three fixes to faust-streaming 0.15.3 (the newest release; no upstream fix yet), applied when an app is made.
 
-Together they lost a message published while a restarted worker recovered a table (issue 10):
+The first two together lost a message published while a restarted worker recovered a table (issue 10):
 
 1. Flow control cleared the agents' queues on *resume*. Recovery seeks the stream partitions to their
    committed offsets and then resumes; records the fetcher had already queued after that seek were thrown
@@ -11,12 +11,19 @@ Together they lost a message published while a restarted worker recovered a tabl
    (`min(acked) - committed > 1`): with committed offset 10 (the next to read) and 11 acknowledged, it
    committed 12 over the never-processed 10. A hole right after the committed offset now holds the commit
    back, so the message is read again after a restart instead of skipped.
+3. A partition that changed hands before anyone committed an offset in it was never read by its new owner
+   (two alerters in one group: 1 run in 3 lost the alerts of one partition and never committed it). During
+   recovery the consumer fetches the stream partitions but drops their records (they are not active yet),
+   and relies on the seek to committed offsets that follows; aiokafka's `seek_to_committed` leaves a
+   partition without a committed offset where the fetch left it, past the dropped records. Such partitions
+   are now sought to their beginning (the `earliest` reset these apps use), so they are read again.
 
-Each fix checks that it patches the code it was written for and refuses to start otherwise."""
+The version check refuses to start on any other faust-streaming release."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import faust
@@ -35,7 +42,7 @@ class FaustVersionMismatch(RuntimeError):
 
 
 def apply() -> None:
-    """Install both fixes once per process."""
+    """Install the fixes once per process."""
     global _APPLIED
     if _APPLIED:
         return
@@ -46,6 +53,7 @@ def apply() -> None:
         )
     FlowControlEvent.resume = _resume_keeping_queues  # type: ignore[method-assign]
     Consumer._new_offset = _new_offset  # type: ignore[method-assign]
+    Consumer.perform_seek = _seek_uncommitted_to_beginning(Consumer.perform_seek)  # type: ignore[method-assign,assignment]
     _APPLIED = True
 
 
@@ -95,3 +103,31 @@ def _consecutive_head(numbers: list[int]) -> list[int]:
             break
         run.append(n)
     return run
+
+
+def _seek_uncommitted_to_beginning(
+    perform_seek: Callable[[Any], Awaitable[None]],
+) -> Callable[[Any], Coroutine[Any, Any, None]]:
+    """Consumer.perform_seek (seek every assigned partition to its committed offset), then the stream
+    partitions with no committed offset to their beginning. Changelog partitions are left alone: recovery
+    positions them itself."""
+
+    async def seek(self: Any) -> None:
+        await perform_seek(self)
+        uncommitted = uncommitted_stream_partitions(self)
+        if not uncommitted:
+            return
+        log.debug("no committed offset: reading %s from the beginning", sorted(uncommitted))
+        earliest = await self.earliest_offsets(*uncommitted)
+        for tp in uncommitted:
+            # Consumer.seek also resets the read offset, so the records read again are not taken for repeats.
+            await self.seek(tp, earliest.get(tp) or 0)
+
+    return seek
+
+
+def uncommitted_stream_partitions(consumer: Any) -> list[Any]:
+    """Assigned partitions of the app's own topics (not table changelogs) with no committed offset: what
+    `perform_seek` left in `_committed_offset` (faust stores a committed 0 as None too, the same place)."""
+    committed: dict[Any, int | None] = consumer._committed_offset
+    return [tp for tp in consumer.assignment() if not consumer._is_changelog_tp(tp) and committed.get(tp) is None]

@@ -18,7 +18,7 @@ from services.cleaner.errors import EMPTY_REASONS, NOTICE_REASONS, NoArticleErro
 from services.cleaner.extract import clean_article
 from services.cleaner.notices import MAX_NOTICE_WORDS, page_notice
 from services.cleaner.pool import PoolTimeout
-from services.cleaner.postprocess import fold_repeats, place_captions
+from services.cleaner.postprocess import fold_repeats, has_photo_credit, place_captions, text_captions
 from tests.unit.conftest import raw_article
 
 SENTENCES = [
@@ -85,6 +85,26 @@ def test_fast_mode_text_that_looks_truncated() -> None:
     assert cascade.looks_truncated(blurb, tree)
     assert cascade.looks_truncated("short", tree)
     assert not cascade.looks_truncated(blurb, "<html>unparsed</html>")  # no tree: the length rule only
+
+
+def test_what_never_holds_text_goes_before_extraction_and_the_text_stays() -> None:
+    page = html_page(
+        "<article><p>The minister<!-- ad slot --> arrived<script>var x = 'Kaabi';</script> in Baghdad.</p>"
+        "<svg><text>Kaabi</text></svg><style>p {color: red}</style><iframe src='/ad'></iframe>"
+        "<p>He met the envoy.</p></article>"
+    )
+    tree = load_html(page)
+    assert isinstance(tree, HtmlElement)
+    cascade.strip_never_text(tree)
+    assert [e.tag for e in tree.iter("script", "style", "svg", "iframe")] == []
+    assert "Kaabi" not in tree.text_content() and "ad slot" not in tree.text_content()
+    assert tree.find(".//p").text_content() == "The minister arrived in Baghdad."  # tails kept
+    # The JSON-LD date is in a script: it is read from the source, before the scripts go.
+    dated = article_page(SENTENCES).replace(
+        "<head>", '<head><script type="application/ld+json">{"datePublished": "2026-11-30T08:00:00Z"}</script>'
+    )
+    article = clean_html(dated)
+    assert article.published_at.isoformat() == "2026-11-30T08:00:00+00:00"  # type: ignore[attr-defined]
 
 
 # ----------------------------------------------------------------------------------- notice pages
@@ -207,6 +227,40 @@ def test_caption_folding_keeps_every_other_repeat() -> None:
     # A known caption (a <figcaption>) printed again anywhere is folded.
     paragraphs, _ = fold_repeats([["The envoy arrives."], ["Text."], ["The envoy arrives."]], ["The envoy arrives."])
     assert paragraphs == ["The envoy arrives.", "Text."]
+
+
+def test_doubled_list_entries_are_the_list_s_own() -> None:
+    # A reference list cites one book twice in a row; a caption is never a list item.
+    entry = "- ^ Karimov, A. (2019). Rivers of Mesopotamia. Baghdad University Press. p. 12."
+    paragraphs, doubled = fold_repeats([["References"], [entry], [entry], ["- ^ Oduya, B. (2020). Dams."]])
+    assert paragraphs == ["References", entry, entry, "- ^ Oduya, B. (2020). Dams."]
+    assert doubled == set()
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "credit"),
+    [
+        ("The minister arrives in Baghdad on Sunday. [Khalil Mazraawi/AFP]", True),
+        ("Supporters rally in Beirut. [Al-Nujaba Lebanon/Twitter]", True),
+        ("Delegates at the talks. (Photo: Ministry of Foreign Affairs)", True),
+        ("Kaabi meets Bogdanov in Moscow. [Reuters]", True),
+        # A spaced slash lists sources (games, reports, volumes), as some texts do after every paragraph.
+        ("The Chozo left the planet long before the first game begins. [M1 / MP / MP2]", False),
+        ("Output rose by a tenth in the third quarter [Q3 / Q4 report].", False),
+        ("The ratio was 3/4 of the previous year.", False),
+    ],
+)
+def test_what_a_photo_credit_looks_like(paragraph: str, credit: bool) -> None:
+    assert has_photo_credit(paragraph) is credit
+
+
+def test_credits_after_most_paragraphs_are_the_text_s_citations() -> None:
+    cited = [f"{sentence} [Ministry of Water/Archive]" for sentence in SENTENCES]
+    assert text_captions(cited, set()) == set()  # how this text cites its source: all of it is body
+    one = [*SENTENCES, "Farmers inspect a dry canal near Basra. [Haidar Mohammed/AFP]"]
+    assert text_captions(one, set()) == {one[-1]}
+    article = clean_html(article_page(cited))
+    assert article.paragraphs == cited and article.captions == []  # type: ignore[attr-defined]
 
 
 def test_a_gallery_keeps_the_body_first_and_appends_one_caption() -> None:
