@@ -357,6 +357,46 @@ def test_two_workers_in_one_group_no_duplicate_no_missing(
         assert levels == [AlertLevel.NEW_COUNTRY] * 3
 
 
+def test_a_worker_that_joins_reads_partitions_nobody_committed_from_their_start(
+    kafka_bootstrap: str, make_namespace: Any, services: ServiceRunner, chat: ChatReceiver, tmp_path: Path
+) -> None:
+    """The first alerter decides every alert but delivers none (its chat is down), so no offset of its
+    delivery queue is committed; a second alerter joins and takes some of those partitions over, and once
+    the chat is back every alert must arrive. faust-streaming dropped what a joining worker fetched while it
+    recovered its tables, then did not seek a partition without a committed offset back: that worker never
+    read those partitions (services/runtime/faust_patches.py, fix 3)."""
+    actors = [f"actor-{i}" for i in range(6)]
+    path = "/json/back-later"
+    settings = make_namespace(
+        watchlist_path=watchlist_file(tmp_path, actors),
+        webhook_urls=[chat.url("json", path)],
+        webhook_signing_secret=SECRET,
+        webhook_retry_for_s=600.0,  # the first alerter keeps trying: nothing is given up, nothing acknowledged
+    )
+    with chat.lock:
+        chat.down[path] = (503, time.monotonic() + 3600)
+    services.start("alerter", settings)
+    publish_bytes(
+        kafka_bootstrap,
+        settings.topic_observations,
+        [obs(f"{a}-RUS", "Official RUS", "RUS", actor=a, when=T0 + timedelta(minutes=n)) for n, a in enumerate(actors)],
+    )
+    raised = {a.alert_id for a in alerts_on_topic(kafka_bootstrap, settings, len(actors))}
+    wait_for(lambda: len(chat.at(path)) >= 2, 30, "the first alerter trying its chat")
+    second = services.start("alerter", settings)
+    wait_for(lambda: "alerter ready" in second.log(), 60, "the second alerter ready")
+    with chat.lock:
+        chat.down.clear()
+
+    def delivered() -> set[str]:
+        return {h.headers["x-actorwatch-alert-id"] for h in chat.at(path) if h.status == 200}
+
+    wait_for(lambda: delivered() >= raised, 60, f"all {len(raised)} alerts delivered")
+    assert delivered() == raised
+    group = settings.group_id("alerter")
+    assert wait_group_caught_up(kafka_bootstrap, group, settings.delivery_topics()[0], timeout_s=45)
+
+
 def test_rocksdb_store_keeps_ledger_and_delivery_progress_across_restart(
     kafka_bootstrap: str, make_namespace: Any, services: ServiceRunner, chat: ChatReceiver, tmp_path: Path
 ) -> None:
