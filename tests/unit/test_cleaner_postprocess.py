@@ -97,6 +97,10 @@ def test_what_never_holds_text_goes_before_extraction_and_the_text_stays() -> No
     assert isinstance(tree, HtmlElement)
     cascade.strip_never_text(tree)
     assert [e.tag for e in tree.iter("script", "style", "svg", "iframe")] == []
+    with_json_ld = load_html(page.replace("<head>", '<head><script type="application/ld+json">{}</script>'))
+    assert isinstance(with_json_ld, HtmlElement)
+    cascade.strip_never_text(with_json_ld)
+    assert [e.get("type") for e in with_json_ld.iter("script")] == ["application/ld+json"]
     assert "Kaabi" not in tree.text_content() and "ad slot" not in tree.text_content()
     assert tree.find(".//p").text_content() == "The minister arrived in Baghdad."  # tails kept
     # The JSON-LD date is in a script: it is read from the source, before the scripts go.
