@@ -9,7 +9,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from schemas.base import Contract
 from services.runtime.kafka_security import client_options, unreachable_message
@@ -18,6 +18,24 @@ from services.settings import Settings
 
 class BrokerUnavailable(RuntimeError):
     """The configured Kafka bootstrap address does not answer; the message is one line."""
+
+
+class TopicsRefused(BrokerUnavailable):
+    """The broker answered but would not create a topic (too many replicas for its brokers, a bad config
+    value, no authorisation); the message is one line, naming the topic and the broker's reason."""
+
+
+# CreateTopics answers with an error per topic instead of raising; 36 is "already exists", which another
+# process creating the same topics between our listing and our request also gives: the outcome we want.
+_TOPIC_ALREADY_EXISTS = TopicAlreadyExistsError.errno
+
+
+def check_created(response: Any) -> None:
+    """Raise TopicsRefused for the first topic a CreateTopics response refused (other than 'exists')."""
+    for topic, code, message, *_ in getattr(response, "topic_errors", ()):
+        if code not in (0, _TOPIC_ALREADY_EXISTS):
+            reason = " ".join(str(message or for_code(code).__name__).split())
+            raise TopicsRefused(f"the broker refused to create topic {topic}: {reason} (error {code})")
 
 
 async def ensure_topics(settings: Settings, bootstrap: str, topics: Iterable[str] | None = None) -> list[str]:
@@ -31,16 +49,18 @@ async def ensure_topics(settings: Settings, bootstrap: str, topics: Iterable[str
         if missing:
             # Another process may create them between our list and create: the same outcome.
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(
-                    [
-                        NewTopic(
-                            t,
-                            settings.topic_partitions,
-                            settings.topic_replication_factor,
-                            topic_configs=topic_configs(settings, compacted=t in compacted),
-                        )
-                        for t in missing
-                    ]
+                check_created(
+                    await admin.create_topics(
+                        [
+                            NewTopic(
+                                t,
+                                settings.topic_partitions,
+                                settings.topic_replication_factor,
+                                topic_configs=topic_configs(settings, compacted=t in compacted),
+                            )
+                            for t in missing
+                        ]
+                    )
                 )
         return missing
 
@@ -76,16 +96,18 @@ async def ensure_app_topics(app: Any, settings: Settings, bootstrap: str, *, tim
         missing = [name for name in wanted if name not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(
-                    [
-                        NewTopic(
-                            name,
-                            wanted[name][0],
-                            settings.topic_replication_factor,
-                            topic_configs=topic_configs(settings, compacted=wanted[name][1]),
-                        )
-                        for name in missing
-                    ]
+                check_created(
+                    await admin.create_topics(
+                        [
+                            NewTopic(
+                                name,
+                                wanted[name][0],
+                                settings.topic_replication_factor,
+                                topic_configs=topic_configs(settings, compacted=wanted[name][1]),
+                            )
+                            for name in missing
+                        ]
+                    )
                 )
         deadline = asyncio.get_running_loop().time() + timeout_s
         while True:

@@ -18,11 +18,11 @@ import pytest
 from schemas import Alert, AlertCounterpart, AlertLevel, RawArticle
 from schemas.tagged_article import Evidence, InteractionType, Modality, Sector
 from services.fetcher.http import SeenUrls
-from services.runtime.cli_support import unknown_variables
+from services.runtime.cli_support import EXIT_RUNTIME, unknown_variables
 from services.settings import Settings
 from tests.conftest import REPO
-from tests.integration.conftest import settings_env
-from tests.integration.kafka_io import publish_bytes, read_until
+from tests.integration.conftest import namespaced_settings, settings_env
+from tests.integration.kafka_io import list_topics, publish_bytes, read_until
 
 pytestmark = pytest.mark.integration
 
@@ -159,6 +159,18 @@ def test_source_listings_as_json_lines(tmp_path: Path) -> None:
 
 
 # --- against the broker ----------------------------------------------------------------------------------
+
+
+def test_a_topic_the_broker_refuses_is_one_line_exit_1(kafka_bootstrap: str, tmp_path: Path) -> None:
+    # Three replicas on a one-broker cluster: the broker answers, per topic, that it cannot; before, that
+    # answer was not read and the topics were simply missing later.
+    settings = namespaced_settings(tmp_path / "state", topic_replication_factor=3)
+    done = in_namespace(settings, kafka_bootstrap, "topics", "create")
+    assert done.returncode == EXIT_RUNTIME, done.stdout
+    [line] = done.stderr.strip().splitlines()
+    assert "the broker refused to create topic" in line and "replication factor of 3" in line, line
+    assert "Traceback" not in done.stderr
+    assert settings.topic_raw not in list_topics(kafka_bootstrap)
 
 
 def test_ingest_reads_stdin(make_namespace: Callable[..., Settings], kafka_bootstrap: str) -> None:
