@@ -32,7 +32,9 @@ _TOPIC_ALREADY_EXISTS = TopicAlreadyExistsError.errno
 
 def check_created(response: Any) -> None:
     """Raise TopicsRefused for the first topic a CreateTopics response refused (other than 'exists')."""
-    for topic, code, message, *_ in getattr(response, "topic_errors", ()):
+    for entry in getattr(response, "topic_errors", ()):
+        topic, code = entry[0], entry[1]
+        message = entry[2] if len(entry) > 2 else None  # CreateTopics v0 has no message
         if code not in (0, _TOPIC_ALREADY_EXISTS):
             reason = " ".join(str(message or for_code(code).__name__).split())
             raise TopicsRefused(f"the broker refused to create topic {topic}: {reason} (error {code})")
