@@ -401,10 +401,10 @@ class Settings(BaseSettings):
         default=1,
         ge=0,
         le=20,
-        description="Image captions appended to an article's text after its body (only captions that name "
-        "someone or something the body does not, within a tenth of the body's words), so the tagger reads "
-        "them; every one costs article-text F1 on the public benchmarks. 0: captions stay in `captions` only. "
-        "Default 1. Env ACTORWATCH_CLEANER_APPENDED_CAPTIONS.",
+        description="Image captions appended to an article's text after its body (only captions that name two "
+        "people or bodies no sentence of the body names together, within a tenth of the body's words), so the "
+        "tagger reads them; every one costs article-text F1 on the public benchmarks. 0: captions stay in "
+        "`captions` only. Default 1. Env ACTORWATCH_CLEANER_APPENDED_CAPTIONS.",
     )
 
     # --- tagger settings (issues 3 and 9) ---

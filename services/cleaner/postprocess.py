@@ -80,24 +80,49 @@ def text_captions(paragraphs: Sequence[str], doubled: set[str]) -> set[str]:
 
 
 # Captions appended after the body are there so that a caption's sentence (sometimes the only one naming a
-# meeting) reaches the tagger; they are not article text, and a gallery page has dozens. Measured on the
-# Scrapinghub and trafilatura-eval sets (benchmarks/RESULTS.md), whose ground truth leaves captions out:
-# one caption per page costs 0.004 and 0.008 F1 of the text, three 0.005 and 0.010, all of them 0.007 and
-# more. Appending only captions with a name the body lacks saved 0.001-0.002 but dropped the seed article's
-# "X meets with Y" caption, whose names the body has but not in one sentence. So by default the first
-# caption is appended, within a tenth of the body's words (ACTORWATCH_CLEANER_APPENDED_CAPTIONS).
+# meeting) reaches the tagger; they are not article text, and a gallery page has dozens. The benchmark sets'
+# ground truth leaves captions out: one caption on every page that has one cost 0.004 / 0.008 / 0.0015 F1
+# of the text on Scrapinghub / trafilatura-eval / Readability (benchmarks/RESULTS.md). So a caption is
+# appended only when it says what the body does not: it names two people or bodies that no sentence of the
+# body names together (the seed article's "Akram al-Kaabi meets with ... Mikhail Bogdanov" is the only
+# sentence with both). That halved the pages given a caption and cost 0.002 / 0.0025 / 0.0014 instead.
+# At most `limit` (ACTORWATCH_CLEANER_APPENDED_CAPTIONS), within a tenth of the body's words.
 MAX_APPENDED_CAPTIONS = 1
 MAX_CAPTION_SHARE = 0.1
 # ... but a short article may still carry one or two captions of this many words in all.
 MIN_CAPTION_WORDS = 40
+# A name in a caption: two or more capitalised words in a row, particles ("al-", "bin", "de") between.
+_CAPTION_NAME = re.compile(
+    r"\b[A-Z][\w'-]+(?:\s+(?:(?:al|el|bin|ibn|bint|abu|de|da|van|von|der|la|du)[-\s])?[A-Z][\w'-]+)+"
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def _name_keys(text: str) -> list[str]:
+    """Each multi-word name's last word, lower-cased and without its article ("al-Kaabi" -> "kaabi")."""
+    keys = (m.group(0).split()[-1].split("-")[-1].lower() for m in _CAPTION_NAME.finditer(text))
+    return sorted(set(keys))
+
+
+def names_a_new_pair(caption: str, body: Sequence[str]) -> bool:
+    """Whether the caption names two people or bodies that no sentence of the body names together."""
+    keys = _name_keys(caption)
+    if len(keys) < 2:
+        return False
+    sentences = [s.lower() for paragraph in body for s in _SENTENCE_END.split(paragraph)]
+    return any(
+        not any(a in sentence and b in sentence for sentence in sentences)
+        for i, a in enumerate(keys)
+        for b in keys[i + 1 :]
+    )
 
 
 def place_captions(
     body: Sequence[str], captions: Iterable[str], limit: int = MAX_APPENDED_CAPTIONS
 ) -> tuple[list[str], list[str]]:
     """Captions (each once, all of them) and the paragraphs to emit: the body first, then the first
-    captions the body does not already contain, at most `limit` of them and no more words than
-    `MAX_CAPTION_SHARE` of the body's (or `MIN_CAPTION_WORDS`)."""
+    captions that name a pair the body never names together (`names_a_new_pair`), at most `limit` of them
+    and no more words than `MAX_CAPTION_SHARE` of the body's (or `MIN_CAPTION_WORDS`)."""
     unique = list(dict.fromkeys(c for c in captions if c))
     joined = PARAGRAPH_SEPARATOR.join(body)
     budget = max(MAX_CAPTION_SHARE * sum(len(p.split()) for p in body), MIN_CAPTION_WORDS)
@@ -107,7 +132,7 @@ def place_captions(
         if len(appended) >= limit:
             break
         words = len(caption.split())
-        if caption in joined or used + words > budget:
+        if caption in joined or used + words > budget or not names_a_new_pair(caption, body):
             continue
         appended.append(caption)
         used += words

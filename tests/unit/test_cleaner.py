@@ -234,7 +234,8 @@ def test_html_boilerplate_and_repeats_inside_the_article_body() -> None:
         + "</article></body></html>"
     )
     article = clean_article(raw(page, content_type="text/html"))
-    assert article.paragraphs == [*prose, caption]
+    # Listed once among the captions; not appended, as it names nobody the body does not (postprocess.py).
+    assert article.paragraphs == prose
     assert (article.body_paragraphs, article.captions) == (5, [caption])
 
 
@@ -349,7 +350,7 @@ def test_only_adjacent_repeats_and_caption_doubles_fold() -> None:
     # A caption with its photo credit printed again further down is folded; a paragraph of a few words
     # repeated right after itself is folded (and is a caption: page-copied text doubles them so); any
     # other repeat is the text's own and stays in its place.
-    credit = "The envoy arrives in Baghdad. [AFP/File]"
+    credit = "Envoy Ali Oduya arrives to meet Minister Karim Haddad in Baghdad. [AFP/File]"
     doubled = "The envoy greets the minister."
     parts = [credit, "One.", "One.", doubled, doubled, "Two.", credit, "One."]
     article = clean_article(raw("Headline\n\n" + "\n\n".join(parts)))

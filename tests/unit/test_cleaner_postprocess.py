@@ -268,7 +268,7 @@ def test_credits_after_most_paragraphs_are_the_text_s_citations() -> None:
 
 
 def test_a_gallery_keeps_the_body_first_and_appends_one_caption() -> None:
-    captions = [f"Photo {i}: Minister Karimov greets delegates of Ruritania in Tehran. [AFP/File]" for i in range(40)]
+    captions = [f"Photo {i}: Minister Ali Karimov greets Ambassador Tom Oduya in Tehran. [AFP/File]" for i in range(40)]
     figures = "".join(
         f"<figure><img src='/p{i}.jpg'><figcaption>{c}</figcaption></figure>" for i, c in enumerate(captions)
     )
@@ -281,9 +281,32 @@ def test_a_gallery_keeps_the_body_first_and_appends_one_caption() -> None:
     assert none.paragraphs == SENTENCES * 2 and none.captions == article.captions  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize(
+    ("caption", "appended"),
+    [
+        # The only sentence naming both: the body has each name, never together.
+        (
+            "Harakat al-Nujaba leader Akram al-Kaabi meets with Deputy Foreign Minister Mikhail Bogdanov. [Twitter]",
+            True,
+        ),
+        ("Akram al-Kaabi with Grand Mufti Albert Karganov in Moscow.", True),  # Karganov: not in the body at all
+        ("Akram al-Kaabi speaks to reporters in Moscow. [AFP]", False),  # one name
+        ("Supporters wave flags outside the embassy.", False),  # nobody named
+        ("Mikhail Bogdanov and Vitaly Naumkin at the ministry.", False),  # the body names them together
+    ],
+)
+def test_a_caption_is_appended_when_it_names_a_pair_the_body_never_puts_together(caption: str, appended: bool) -> None:
+    body = [
+        "The leader of Harakat al-Nujaba, Akram al-Kaabi, arrived in Moscow on Monday, the group said.",
+        "Deputy Foreign Minister Mikhail Bogdanov and the adviser Vitaly Naumkin received the delegation.",
+        "The visit drew criticism in Baghdad.",
+    ]
+    assert place_captions(body, [caption], limit=1)[1] == ([*body, caption] if appended else body)
+
+
 def test_captions_within_the_share_of_the_body() -> None:
     body = ["Foreign Minister Karimov met the envoy in Tehran on Sunday, the ministry said."] * 10
-    short = "Karimov with Ambassador Oduya of Ruritania. [AFP]"
+    short = "Minister Ali Karimov with Ambassador Tom Oduya of Ruritania. [AFP]"
     long = " ".join(["A caption far longer than a tenth of the body and the forty-word floor."] * 4)
     unique, paragraphs = place_captions(body, [long, short, short], limit=3)
     assert unique == [long, short]
