@@ -104,12 +104,16 @@ def _name_keys(text: str) -> list[str]:
     return sorted(set(keys))
 
 
-def names_a_new_pair(caption: str, body: Sequence[str]) -> bool:
-    """Whether the caption names two people or bodies that no sentence of the body names together."""
+def body_sentences(body: Sequence[str]) -> list[str]:
+    """The body's sentences, lower-cased: what `names_a_new_pair` looks for names in."""
+    return [s.lower() for paragraph in body for s in _SENTENCE_END.split(paragraph)]
+
+
+def names_a_new_pair(caption: str, sentences: Sequence[str]) -> bool:
+    """Whether the caption names two people or bodies that none of the body's `sentences` names together."""
     keys = _name_keys(caption)
     if len(keys) < 2:
         return False
-    sentences = [s.lower() for paragraph in body for s in _SENTENCE_END.split(paragraph)]
     return any(
         not any(a in sentence and b in sentence for sentence in sentences)
         for i, a in enumerate(keys)
@@ -126,13 +130,14 @@ def place_captions(
     unique = list(dict.fromkeys(c for c in captions if c))
     joined = PARAGRAPH_SEPARATOR.join(body)
     budget = max(MAX_CAPTION_SHARE * sum(len(p.split()) for p in body), MIN_CAPTION_WORDS)
+    sentences = body_sentences(body) if limit > 0 else []
     appended: list[str] = []
     used = 0
     for caption in unique:
         if len(appended) >= limit:
             break
         words = len(caption.split())
-        if caption in joined or used + words > budget or not names_a_new_pair(caption, body):
+        if caption in joined or used + words > budget or not names_a_new_pair(caption, sentences):
             continue
         appended.append(caption)
         used += words
