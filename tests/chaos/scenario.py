@@ -9,7 +9,16 @@ from collections.abc import Sequence
 from services.settings import Settings
 from tests.chaos.articles import Article
 from tests.chaos.harness import Chaos, wait_until
-from tests.chaos.outcome import Figures, all_delivered, dead_lettered, dead_letters, delivery, report, tagged_urls
+from tests.chaos.outcome import (
+    Figures,
+    all_delivered,
+    dead_lettered,
+    dead_letters,
+    delivery,
+    repeated_across_a_kill,
+    report,
+    tagged_urls,
+)
 from tests.chaos.receivers import Receiver
 from tests.integration.kafka_io import wait_group_caught_up
 
@@ -53,6 +62,11 @@ def measure(
     """The scenario's figures over the articles it published; every dead letter counts as unexpected."""
     letters = dead_letters(bootstrap, settings)
     deliveries = [delivery(articles, r, letters) for r in receivers]
+    alerter_killed_at = [k.at for k in chaos.kills if k.service == "alerter"]
+    across_a_kill = sum(
+        len(repeated_across_a_kill(receiver, found.duplicated, alerter_killed_at))
+        for receiver, found in zip(receivers, deliveries, strict=True)
+    )
     quiet = [a for a in articles if not a.alerts]
     on_tagged = tagged_urls(bootstrap, settings, quiet)
     lettered = dead_lettered(articles, letters)
@@ -73,6 +87,7 @@ def measure(
             delivered=sum(d.delivered for d in deliveries),
             lost=sum(len(d.lost) for d in deliveries) + len(quiet_lost),
             duplicated=sum(len(d.duplicated) for d in deliveries),
+            duplicated_at_kill=across_a_kill,
             dead_expected=0,
             dead_unexpected=len(letters),
             recovery_s=[r for r in recovery_s if r is not None],
