@@ -378,7 +378,8 @@ def clean_article(
     if media_type in _HTML_TYPES and sum(len(p.split()) for p in body) < _MIN_HTML_WORDS:
         # What the extractor falls back to on a page without an article: a menu label or two.
         raise NoArticleError(f"no article: fewer than {_MIN_HTML_WORDS} words of main text", "too_few_words")
-    captions, paragraphs = place_captions(body, captions, appended_captions)
+    language = detect_language(PARAGRAPH_SEPARATOR.join(body)) or declared
+    captions, paragraphs = place_captions(body, captions, appended_captions, language)
     paragraphs, truncated = bound_paragraphs(paragraphs, max_text_bytes)
     # Captions are also listed on their own: they get a quarter of the text's bound.
     captions, captions_cut = bound_paragraphs(captions, max_text_bytes // 4)
@@ -396,7 +397,7 @@ def clean_article(
         or (page.published if page else None)
         or _metadata_date(document.date if document else None),
         fetched_at=raw.fetched_at,
-        language=detect_language(PARAGRAPH_SEPARATOR.join(body)) or declared,
+        language=language,
         authors=_authors(document.author if document else None, byline),
         modified_at=page.modified if page else None,
         site_name=_normalise_line(document.sitename) if document and document.sitename else None,

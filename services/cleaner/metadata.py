@@ -64,6 +64,8 @@ def _head_tags(head: str) -> tuple[dict[str, str], str | None]:
     metas: dict[str, str] = {}
     canonical: str | None = None
     for match in _META_TAG.finditer(head):
+        if match.group(1).lower() == "link" and "canonical" not in match.group(2).lower():
+            continue  # pages carry hundreds of <link> tags (styles, preloads, icons); only one is read
         attributes = {
             m.group(1).lower(): next((g for g in m.groups()[1:] if g is not None), "")
             for m in _ATTRIBUTE.finditer(match.group(2))

@@ -304,6 +304,37 @@ def test_a_caption_is_appended_when_it_names_a_pair_the_body_never_puts_together
     assert place_captions(body, [caption], limit=1)[1] == ([*body, caption] if appended else body)
 
 
+@pytest.mark.parametrize(
+    "caption",
+    [
+        # The second name is the photographer's or the agency's, in the credit that closes the caption.
+        "Finance Minister Ali Karimov arrives in Baghdad. Photograph: Guy Smallman/Getty Images",
+        "Ali Karimov at the ministry. Foto: Hagen Immel",
+        "Ali Karimov addresses the assembly (REUTERS/Denis Balibouse)",
+        "Ali Karimov in the port of Basra [Khalil Mazraawi/AFP]",
+        "Ali Karimov, minister of finance. \u00a9 Noah Addis",
+        "Ali Karimov Quelle: Juergen Hasenkopf",
+        "\u00a9 Matthias Hangst/Getty Images",
+    ],
+)
+def test_a_photo_credit_s_names_are_not_the_caption_s(caption: str) -> None:
+    body = ["Finance Minister Ali Karimov presented the budget to parliament on Tuesday, his office said."]
+    assert place_captions(body, [caption], limit=1)[1] == body
+
+
+def test_a_credited_caption_still_counts_the_names_before_its_credit() -> None:
+    body = ["Finance Minister Ali Karimov presented the budget to parliament on Tuesday, his office said."]
+    caption = "Ali Karimov greets Ambassador Tom Oduya in Tehran. Photograph: Guy Smallman/Getty Images"
+    assert place_captions(body, [caption], limit=1)[1] == [*body, caption]
+
+
+def test_no_caption_is_appended_by_name_in_a_language_that_capitalises_its_nouns() -> None:
+    body = ["Der Minister Ali Karimov stellte am Dienstag den Haushalt im Parlament vor, teilte sein Amt mit."]
+    caption = "Eine Fracking-Anlage im US-Bundesstaat Pennsylvania"  # two "names" that are nouns
+    assert place_captions(body, [caption], limit=1, language="de")[1] == body
+    assert place_captions(body, [caption], limit=1, language="en")[1] == [*body, caption]  # where it reads as names
+
+
 def test_captions_within_the_share_of_the_body() -> None:
     body = ["Foreign Minister Karimov met the envoy in Tehran on Sunday, the ministry said."] * 10
     short = "Minister Ali Karimov with Ambassador Tom Oduya of Ruritania. [AFP]"
