@@ -93,9 +93,25 @@ MAX_APPENDED_CAPTIONS = 1
 MAX_CAPTION_SHARE = 0.1
 # ... but a short article may still carry one or two captions of this many words in all.
 MIN_CAPTION_WORDS = 40
+
+
+def _uppercase_letters() -> str:
+    """Every uppercase letter of the Basic Multilingual Plane, as the body of a regex class: names begin
+    with "Ş", "Ł", "Ž" and "Ö" as well as "A" to "Z"."""
+    ranges: list[tuple[int, int]] = []
+    for code in range(0x10000):
+        if chr(code).isupper():
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1] = (ranges[-1][0], code)
+            else:
+                ranges.append((code, code))
+    return "".join(re.escape(chr(a)) + (f"-{re.escape(chr(b))}" if b > a else "") for a, b in ranges)
+
+
 # A name in a caption: two or more capitalised words in a row, particles ("al-", "bin", "de") between.
+_UPPER = _uppercase_letters()
 _CAPTION_NAME = re.compile(
-    r"\b[A-Z][\w'-]+(?:\s+(?:(?:al|el|bin|ibn|bint|abu|de|da|van|von|der|la|du)[-\s])?[A-Z][\w'-]+)+"
+    rf"\b[{_UPPER}][\w'-]+(?:\s+(?:(?:al|el|bin|ibn|bint|abu|de|da|van|von|der|la|du)[-\s])?[{_UPPER}][\w'-]+)+"
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 # The credit that closes a caption names the photographer and the agency, never who is in the picture:

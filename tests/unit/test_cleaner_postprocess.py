@@ -328,6 +328,12 @@ def test_a_credited_caption_still_counts_the_names_before_its_credit() -> None:
     assert place_captions(body, [caption], limit=1)[1] == [*body, caption]
 
 
+def test_names_that_begin_with_a_letter_beyond_ascii_count() -> None:
+    body = ["The two ministers spoke about water rights and the border crossings, officials said on Sunday."]
+    caption = "Foreign Minister Şebnem Yıldırım greets Ambassador Żaneta Kowalska in Ankara."
+    assert place_captions(body, [caption], limit=1)[1] == [*body, caption]
+
+
 def test_no_caption_is_appended_by_name_in_a_language_that_capitalises_its_nouns() -> None:
     body = ["Der Minister Ali Karimov stellte am Dienstag den Haushalt im Parlament vor, teilte sein Amt mit."]
     caption = "Eine Fracking-Anlage im US-Bundesstaat Pennsylvania"  # two "names" that are nouns
