@@ -1,6 +1,7 @@
 """Extraction quality and speed of the cleaner beside trafilatura and rs-trafilatura, in one run.
 
-    python -m benchmarks.cleaner [--set scrapinghub|trafilatura-eval|readability] [--pages N] [--data DIR] [--dump FILE]
+    python -m benchmarks.cleaner [--set scrapinghub|trafilatura-eval|readability|all] [--pages N]
+                                 [--every N] [--data DIR] [--dump FILE]
 
 Every extractor reads the same decoded page in turn (page by page, so a load spike on a shared machine
 slows all alike; each from its own copy of the string, in an order that rotates) and is timed with the
@@ -271,12 +272,22 @@ def extractors() -> dict[str, Callable[[str, str], Extracted]]:
 # ------------------------------------------------------------------------------------------ runs
 
 
+@dataclass(frozen=True)
+class Figures:
+    """One extractor's scores on one set, and its CPU seconds (None for `cleaner body`, timed with the cleaner)."""
+
+    f1: float
+    precision: float
+    recall: float
+    cpu: float | None
+
+
 def run(
     set_name: str,
     chosen: Mapping[str, Callable[[str, str], Extracted]],
     pages: Sequence[Page],
     dump: Path | None = None,
-) -> list[str]:
+) -> dict[str, Figures]:
     """Score and time every extractor on every page; they take turns page by page."""
     names = [*chosen, "cleaner body"]
     counts: dict[str, list[Counts]] = {name: [] for name in names}
@@ -303,36 +314,81 @@ def run(
     if dump is not None:
         dump.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     aggregate = scores if shingled else segment_scores
-    reference = next((cpu[n] for n in chosen if n.startswith("trafilatura")), None)
+    return {name: Figures(*aggregate(counts[name]), cpu=cpu.get(name)) for name in names}
+
+
+def _reference(figures: Mapping[str, Figures]) -> float | None:
+    return next((f.cpu for n, f in figures.items() if n.startswith("trafilatura")), None)
+
+
+def set_table(figures: Mapping[str, Figures], pages: int) -> list[str]:
+    """One set: F1, precision, recall and speed of each extractor."""
+    reference = _reference(figures)
     lines = ["| extractor | F1 | precision | recall | pages/s per core | speed vs trafilatura |", "|" + "---|" * 6]
-    for name in names:
-        f1, precision, recall = aggregate(counts[name])
-        if name in cpu:
-            rate = f"{len(pages) / cpu[name]:.1f}"
-            speed = f"{reference / cpu[name]:.2f}x" if reference else "-"
+    for name, f in figures.items():
+        if f.cpu:
+            rate, speed = f"{pages / f.cpu:.1f}", f"{reference / f.cpu:.2f}x" if reference else "-"
         else:
             rate = speed = "(same run)"
-        lines.append(f"| {name} | {f1:.3f} | {precision:.3f} | {recall:.3f} | {rate} | {speed} |")
+        lines.append(f"| {name} | {f.f1:.3f} | {f.precision:.3f} | {f.recall:.3f} | {rate} | {speed} |")
+    return lines
+
+
+def summary_table(by_set: Mapping[str, Mapping[str, Figures]]) -> list[str]:
+    """Every set side by side, as the issue lays it out: F1 per set, then speed per set; the best F1 of
+    each set in bold."""
+    sets = list(by_set)
+    names = list(next(iter(by_set.values())))
+    best = {s: max(f.f1 for f in by_set[s].values()) for s in sets}
+    header = ["extractor", *(f"{s} F1" for s in sets), *(f"{s} speed vs trafilatura" for s in sets)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name in names:
+        cells = [name]
+        for s in sets:
+            f1 = by_set[s][name].f1
+            cells.append(f"**{f1:.3f}**" if round(f1, 3) == round(best[s], 3) else f"{f1:.3f}")
+        for s in sets:
+            cpu, reference = by_set[s][name].cpu, _reference(by_set[s])
+            cells.append(f"{reference / cpu:.2f}x" if cpu and reference else "-")
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--set", dest="set_name", choices=sorted(SETS), default="scrapinghub")
+    parser.add_argument(
+        "--set", dest="set_name", choices=[*sorted(SETS), "all"], default="scrapinghub",
+        help="one set, or all whose pages are present (then one table with a column per set as well)",
+    )  # fmt: skip
     parser.add_argument("--pages", type=int, default=None, help="score only the first N pages (by id)")
     parser.add_argument("--every", type=int, default=1, help="score every N-th page only (a spread-out sample)")
     parser.add_argument("--data", type=Path, default=None, help="the set's directory (default: see the docstring)")
     parser.add_argument("--dump", type=Path, default=None, help="write per-page counts (JSON lines) here")
     args = parser.parse_args(argv)
-    pages = SETS[args.set_name](args.data)[:: args.every][: args.pages]
+    if args.set_name == "all" and (args.data or args.dump):
+        parser.error("--data and --dump name one set's files: use them with one --set")
     chosen = extractors()
-    print(f"{args.set_name}: {len(pages)} pages, {platform.python_implementation()} {platform.python_version()}")
-    # Warm every extractor up (imports, lazily built tables) so none pays start-up inside the timed loop.
-    for extract in chosen.values():
-        extract(pages[0].url, pages[0].html)
-    NO_ARTICLE.clear()
-    print("\n".join(run(args.set_name, chosen, pages, args.dump)))
-    print(f"cleaner gave no article for {NO_ARTICLE.total()} pages: {dict(NO_ARTICLE) or 'none'}")
+    by_set: dict[str, dict[str, Figures]] = {}
+    for set_name in sorted(SETS) if args.set_name == "all" else [args.set_name]:
+        try:
+            pages = SETS[set_name](args.data)[:: args.every][: args.pages]
+        except FileNotFoundError as exc:
+            if args.set_name != "all":
+                message = f"{set_name}: pages not found ({exc.filename}); the docstring says how to fetch them"
+                raise SystemExit(message) from None
+            print(f"{set_name}: skipped, pages not found ({exc.filename}); the docstring says how to fetch them")
+            continue
+        print(f"{set_name}: {len(pages)} pages, {platform.python_implementation()} {platform.python_version()}")
+        # Warm every extractor up (imports, lazily built tables) so none pays start-up inside the timed loop.
+        for extract in chosen.values():
+            extract(pages[0].url, pages[0].html)
+        NO_ARTICLE.clear()
+        by_set[set_name] = run(set_name, chosen, pages, args.dump)
+        print("\n".join(set_table(by_set[set_name], len(pages))))
+        print(f"cleaner gave no article for {NO_ARTICLE.total()} pages: {dict(NO_ARTICLE) or 'none'}")
+    if len(by_set) > 1:
+        print("\nall sets (F1 of `text`; `cleaner body` is timed with the cleaner):")
+        print("\n".join(summary_table(by_set)))
 
 
 if __name__ == "__main__":

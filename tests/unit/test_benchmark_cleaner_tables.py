@@ -1,0 +1,28 @@
+"""The cleaner benchmark's tables: one set's, and all sets side by side with each set's best F1 in bold."""
+
+from __future__ import annotations
+
+from benchmarks.cleaner import Figures, set_table, summary_table
+
+
+def _figures(cleaner: float, trafilatura: float, cpu: float) -> dict[str, Figures]:
+    return {
+        "actorwatch cleaner": Figures(cleaner, 0.9, 0.9, cpu),
+        "trafilatura 2.3.1": Figures(trafilatura, 0.9, 0.9, 2.0),
+        "cleaner body": Figures(cleaner, 0.9, 0.9, None),
+    }
+
+
+def test_speed_is_against_trafilatura_and_the_body_is_timed_with_the_cleaner() -> None:
+    lines = set_table(_figures(0.95, 0.94, cpu=1.0), pages=100)
+    assert lines[2] == "| actorwatch cleaner | 0.950 | 0.900 | 0.900 | 100.0 | 2.00x |"
+    assert lines[3] == "| trafilatura 2.3.1 | 0.940 | 0.900 | 0.900 | 50.0 | 1.00x |"
+    assert lines[4].endswith("| (same run) | (same run) |")
+
+
+def test_all_sets_side_by_side_bold_each_set_s_best() -> None:
+    lines = summary_table({"a": _figures(0.95, 0.94, cpu=1.0), "b": _figures(0.90, 0.92, cpu=4.0)})
+    assert lines[0] == "| extractor | a F1 | b F1 | a speed vs trafilatura | b speed vs trafilatura |"
+    assert lines[2] == "| actorwatch cleaner | **0.950** | 0.900 | 2.00x | 0.50x |"
+    assert lines[3] == "| trafilatura 2.3.1 | 0.940 | **0.920** | 1.00x | 1.00x |"
+    assert lines[4] == "| cleaner body | **0.950** | 0.900 | - | - |"
