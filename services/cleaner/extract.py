@@ -27,6 +27,7 @@ from services.cleaner.errors import NoArticleError, RejectedPage
 from services.cleaner.metadata import page_metadata
 from services.cleaner.notices import page_notice, title_notice
 from services.cleaner.postprocess import MAX_APPENDED_CAPTIONS, fold_repeats, place_captions, text_captions
+from services.cleaner.speedups import faster_trafilatura
 from services.runtime.canonical import canonical_url as canonical_url  # re-exported: ids hash it
 
 __all__ = ["NoArticleError", "RejectedPage", "article_id", "canonical_url", "clean_article"]
@@ -108,14 +109,16 @@ def _extract_html(raw: RawArticle) -> tuple[list[list[str]], Document, HtmlEleme
     """Main text as one-line blocks, trafilatura's document (title, date, author, site name) and the
     parsed page (less what never holds text; trafilatura works on copies), so that nothing parses it twice."""
     try:
-        # Parsed once here: trafilatura copies a tree it is given, so both cascades can read this one.
-        tree = load_html(raw.body)
-        if tree is not None:
-            strip_never_text(tree)
-        document = cascade(tree, raw.url) if tree is not None else None
-        if document is None and not _HTML_ROOT.search(raw.body, 0, _HEAD_CHARS):
-            # trafilatura rejects some fragments without <html> (feed snippets: "<div><p>..."); give them one.
-            document = cascade(f"<html><body>{raw.body}</body></html>", raw.url)
+        # Same output as plain trafilatura, a third less CPU (speedups.py).
+        with faster_trafilatura():
+            # Parsed once here: trafilatura copies a tree it is given, so both cascades can read this one.
+            tree = load_html(raw.body)
+            if tree is not None:
+                strip_never_text(tree)
+            document = cascade(tree, raw.url) if tree is not None else None
+            if document is None and not _HTML_ROOT.search(raw.body, 0, _HEAD_CHARS):
+                # trafilatura rejects some fragments without <html> (feed snippets: "<div><p>..."); give them one.
+                document = cascade(f"<html><body>{raw.body}</body></html>", raw.url)
     except Exception as exc:  # a library failure on odd markup is this document's problem, not the service's
         message = f"HTML extraction failed: {type(exc).__name__}: {exc}".splitlines()[0]
         raise NoArticleError(message, "extraction_failed") from exc
