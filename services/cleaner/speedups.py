@@ -22,6 +22,7 @@ import hashlib
 import importlib
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -375,21 +376,51 @@ if not _MATCHES:
     log.warning("trafilatura's page rules differ from the ones speedups.py reimplements; using its own (slower)")
 
 
+class _Swap:
+    """Who is inside `faster_trafilatura()`: the first thread in puts the fast rules in place, the last one
+    out puts the library's back (threads nesting their swaps would leave the fast ones in for good)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._saved: list[tuple[Replacement, object]] = []
+        self._parser: object = None
+        self._invalid: object = None
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._inside == 0:
+                self._saved = [(rule, rule.current()) for rule in RULES]
+                self._parser, self._invalid = trafilatura_utils.HTML_PARSER, trafilatura_utils.INVALID_XML_CHARS
+                for rule in RULES:
+                    rule.put(rule.function)
+                setattr(trafilatura_utils, "HTML_PARSER", _PLAIN_PARSER)  # noqa: B010 (typed as the library's)
+                setattr(trafilatura_utils, "INVALID_XML_CHARS", _INVALID_XML_CHARS)  # noqa: B010
+            self._inside += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._inside -= 1
+            if self._inside == 0:
+                setattr(trafilatura_utils, "HTML_PARSER", self._parser)  # noqa: B010
+                setattr(trafilatura_utils, "INVALID_XML_CHARS", self._invalid)  # noqa: B010
+                for rule, original in self._saved:
+                    rule.put(original)
+
+
+_SWAP = _Swap()
+
+
 @contextmanager
 def faster_trafilatura() -> Iterator[None]:
-    """trafilatura with the Python rules and the plain parser in place, for the `with` block only."""
+    """trafilatura with the Python rules and the plain parser in place, for the `with` block only. Safe
+    across threads: the library's own are back once the last thread has left its block (while any thread
+    is inside, every caller in the process gets the fast rules, which give the same output)."""
     if not _MATCHES:
         yield
         return
-    saved = [(rule, rule.current()) for rule in RULES]
-    parser, invalid = trafilatura_utils.HTML_PARSER, trafilatura_utils.INVALID_XML_CHARS
-    for rule in RULES:
-        rule.put(rule.function)
-    setattr(trafilatura_utils, "HTML_PARSER", _PLAIN_PARSER)  # noqa: B010 (typed as the library's types)
-    setattr(trafilatura_utils, "INVALID_XML_CHARS", _INVALID_XML_CHARS)  # noqa: B010
+    _SWAP.enter()
     try:
         yield
     finally:
-        trafilatura_utils.HTML_PARSER, trafilatura_utils.INVALID_XML_CHARS = parser, invalid
-        for rule, original in saved:
-            rule.put(original)
+        _SWAP.leave()

@@ -9,6 +9,7 @@ container with or without an <h1>, a parent whose second child qualifies too).""
 from __future__ import annotations
 
 import random
+import threading
 from copy import copy
 
 import pytest
@@ -103,6 +104,33 @@ def test_the_rules_and_the_parser_are_swapped_in_for_the_block_only() -> None:
         raise RuntimeError("an extraction that fails")
     assert [rule.current() for rule in RULES] == library
     assert trafilatura_utils.HTML_PARSER is parser and trafilatura_utils.INVALID_XML_CHARS is invalid
+
+
+def test_threads_inside_at_once_leave_the_library_s_rules_behind() -> None:
+    library = [rule.current() for rule in RULES]
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    still_fast: list[bool] = []
+
+    def first() -> None:
+        with faster_trafilatura():
+            first_in.set()
+            second_in.wait(5)
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait(5)
+        with faster_trafilatura():
+            second_in.set()
+            first_out.wait(5)  # the first thread leaves while this one is still inside
+            still_fast.append([rule.current() for rule in RULES] == [rule.function for rule in RULES])
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert first_out.is_set() and still_fast == [True]
+    assert [rule.current() for rule in RULES] == library
 
 
 def test_another_library_version_keeps_its_own_rules(monkeypatch: pytest.MonkeyPatch) -> None:
