@@ -20,15 +20,19 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from copy import copy
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import trafilatura
+import trafilatura.core as trafilatura_core
 import trafilatura.utils as trafilatura_utils
 from lxml import etree  # type: ignore[import-untyped]
 from lxml.html import (  # type: ignore[import-untyped]
@@ -40,6 +44,21 @@ from lxml.html import (  # type: ignore[import-untyped]
 )
 from trafilatura import xpaths
 
+from services.cleaner.page_rules import (
+    appended_articles,
+    article_containers,
+    basic_clean,
+    comment_sections,
+    content_container,
+    discarded_sections,
+    hidden_elements,
+    image_captions,
+    main_container,
+    share_buttons,
+    story_container,
+    teasers,
+)
+
 __all__ = ["RULES", "faster_trafilatura", "rules_match_library"]
 
 log = logging.getLogger(__name__)
@@ -48,221 +67,6 @@ log = logging.getLogger(__name__)
 _BASELINE = importlib.import_module("trafilatura.baseline")
 
 Rule = Callable[[HtmlElement], list[HtmlElement]]
-
-
-def _first(items: list[tuple[str, str]], names: tuple[str, ...]) -> str:
-    """The string value of XPath's `@a|@b`: the first of those attributes in document order, else ""."""
-    for key, value in items:
-        if key in names:
-            return value
-    return ""
-
-
-# RAW_TREE_PRUNE_XPATH[0]: infinite-scroll containers of appended articles.
-_APPENDED = re.compile(r"mvp-post-add-(?:box|wrap)|infinite-?scroll")
-_APPENDED_THEME = re.compile(r"mvp-post-add-(?:box|wrap)")
-
-
-def appended_articles(tree: HtmlElement) -> list[HtmlElement]:
-    found = []
-    for element in tree.iterdescendants("div", "section", "aside"):
-        id_, class_ = element.get("id", ""), element.get("class", "")
-        if not ((id_ and _APPENDED.search(id_)) or (class_ and _APPENDED.search(class_))):
-            continue
-        if element.find(".//h1") is None or _APPENDED_THEME.search(id_) or _APPENDED_THEME.search(class_):
-            found.append(element)
-    return found
-
-
-# REMOVE_COMMENTS_AND_LISTS_XPATH[0]: comment sections (lists only when their own id or class says so).
-_COMMENTS_ID = re.compile(r"^(?:[Cc]omment(?!ary)|comol|disqus_thread|dsq-comments)")
-_COMMENTS_CLASS = re.compile(r"^[Cc]omment(?!ary)|(?:article|post)-comments")
-_COMMENTS_LIST_ID = re.compile(r"^(?:[Cc]omment(?!ary)|comol)")
-
-
-def comment_sections(tree: HtmlElement) -> list[HtmlElement]:
-    found = []
-    for element in tree.iterdescendants("div", "list", "section", "details", "ol", "ul"):
-        id_, class_ = element.get("id", ""), element.get("class", "")
-        if not ((id_ and _COMMENTS_ID.search(id_)) or (class_ and _COMMENTS_CLASS.search(class_))):
-            continue
-        if element.tag not in ("ol", "ul") or _COMMENTS_LIST_ID.search(id_) or _COMMENTS_CLASS.search(class_):
-            found.append(element)
-    return found
-
-
-# OVERALL_DISCARD_XPATH[0]: navigation, sharing, ads, newsletters, bylines and the like.
-_DISCARD_ID = re.compile(
-    r"^shar|social|viral|newsletter|syndication|tags|sidebar|banner|bread-?crumb|button|author|^(?:jp-|dpsp-content)"
-    r"|bmdh|footer|Footer|share|Share|nav|Nav|menu|related|message-container|premium|^ad-"
-)
-_DISCARD_CLASS = re.compile(
-    r"^shar|social|viral|newsletter|syndication|tags|sidebar|banner|bread-?crumb|button|author|^(?:nav|post-nav"
-    r"|ZendeskForm)|subnav|avigation|navbar|navbox|menu|bar| ad |-ad-|(?:^| )ad-|dfp[Aa]d|outbrain|taboola|criteo"
-    r"|paid-?content|widget|footer|Footer|byline|Byline|share-|sociable|embedded|embed|tag-list|consent"
-    r"|modal-content|permission|elated|next-|-stories|most-popular|more-on|meta|rating|attachment|timestamp"
-    r"|user-info|user-profile|-icon|article-infos|message-container|slide|viewport|overlay|options|expand"
-    r"|obfuscated|blurred|mol-factbox|yin|zlylin|nfoline"
-)
-
-
-def discarded_sections(tree: HtmlElement) -> list[HtmlElement]:
-    found = []
-    for element in tree.iterdescendants("div", "item", "list", "p", "section", "span"):
-        items = element.items()
-        if not items:
-            continue  # every test reads an attribute
-        attributes = dict(items)
-        id_, class_ = attributes.get("id"), attributes.get("class")
-        if (
-            "data-lp-replacement-content" in attributes
-            or "nav" in attributes.get("role", "").replace("N", "n")
-            or "MostPopularStories" in attributes.get("data-component", "")
-            or ((id_ or class_) and "cookie" in _first(items, ("id", "class")))
-            or (id_ and _DISCARD_ID.search(id_))
-            or (class_ and _DISCARD_CLASS.search(class_))
-        ):
-            found.append(element)
-    return found
-
-
-# OVERALL_DISCARD_XPATH[1]: hidden elements and comment furniture, of any tag.
-_HIDDEN_ID = re.compile(r"reader-comments|akismet")
-_HIDDEN_CLASS = re.compile(
-    r"^hide-|comments-title|nocomments|-reply-|message|akismet|suggest-links|-hide-|hide-print| hidden| hide|noprint"
-    r"|notloaded"
-)
-
-
-# Only elements with one of the attributes the tests read can match; plain XPath (no callbacks) finds them.
-_HIDDEN_CANDIDATES = etree.XPath(".//*[@class or @id or @style or @aria-hidden]")
-
-
-def hidden_elements(tree: HtmlElement) -> list[HtmlElement]:
-    found = []
-    for element in _HIDDEN_CANDIDATES(tree):
-        items = element.items()
-        attributes = dict(items)
-        id_, class_, style = attributes.get("id"), attributes.get("class"), attributes.get("style")
-        if (
-            class_ == "comments-title"
-            or ((id_ or class_) and _first(items, ("id", "class")).startswith("reply-"))
-            or ((id_ or style) and "hidden" in _first(items, ("id", "style")))
-            or (style and ("display:none" in style or "display: none" in style))
-            or (id_ and _HIDDEN_ID.search(id_))
-            or (class_ and _HIDDEN_CLASS.search(class_))
-            or attributes.get("aria-hidden") == "true"
-        ):
-            found.append(element)
-    return found
-
-
-# BODY_XPATH[0]: the article's own container, by its usual ids and classes. The XPath's trailing `[1]`
-# takes, for every parent, the first of its children that qualifies, not the first in the page.
-_BODY_ID = re.compile(r"(?:entry|article|art)-content|article__content|article(?:-|__)?body|articleBody|body-text")
-_BODY_CLASS = re.compile(
-    r"post[-_]text|post-body|post-?entry|post[-_]?content|postContent|post_inner_wrapper|article-?text|articleText"
-    r"|(?:entry|page|text|article|art)-content|article__content|article(?:-|__)?body|articleBody|ArticleContent"
-    r"|body-text|article__container"
-)
-
-
-def article_containers(tree: HtmlElement) -> list[HtmlElement]:
-    found = []
-    parents: set[HtmlElement] = set()
-    for element in tree.iterdescendants("article", "div", "main", "section"):
-        class_, id_ = element.get("class", ""), element.get("id", "")
-        if (
-            class_ in ("post", "entry")
-            or element.get("itemprop") == "articleBody"
-            or id_ == "articleContent"
-            or (id_ and _BODY_ID.search(id_))
-            or (class_ and _BODY_CLASS.search(class_))
-        ):
-            parent = element.getparent()
-            if parent not in parents:
-                parents.add(parent)
-                found.append(element)
-    return found
-
-
-# BODY_XPATH[2] and [3]: the next guesses at the body's container. Parenthesised, their `[1]` is the first
-# match of the whole page, so the walk stops there.
-_STORY_ID = re.compile(r"^primary|story-body")
-_FULLTEXT = re.compile(r"fulltext", re.IGNORECASE)
-_STORY_CLASS = re.compile(
-    r"^article |post-bodycopy|story-?content|(?:theme|blog|section|single)-content|single-post|main-column"
-    r"|wpb_text_column|story-body|field-body"
-)
-_STORY_CLASSES = frozenset({"postarea", "art-postcontent", "text", "cell", "story"})
-
-
-def story_container(tree: HtmlElement) -> list[HtmlElement]:
-    for element in tree.iterdescendants("article", "div", "main", "section"):
-        id_, class_ = element.get("id"), element.get("class")
-        if (
-            element.get("role") == "article"
-            or id_ in ("article", "story")
-            or class_ in _STORY_CLASSES
-            or (id_ and _STORY_ID.search(id_))
-            or (class_ and (_FULLTEXT.search(class_) or _STORY_CLASS.search(class_)))
-        ):
-            return [element]
-    return []
-
-
-_CONTENT_ID = re.compile(r"content-main|content-body|contentBody")
-_CONTENT_CLASS = re.compile(r"content[-_]main|content(?:-|__)body")
-
-
-def content_container(tree: HtmlElement) -> list[HtmlElement]:
-    for element in tree.iterdescendants("article", "div", "main", "section"):
-        id_, class_ = element.get("id"), element.get("class")
-        if not (id_ or class_):
-            continue
-        if (
-            id_ == "content"
-            or class_ == "content"
-            or (id_ and _CONTENT_ID.search(id_))
-            or (class_ and _CONTENT_CLASS.search(class_))
-            or (id_ and "main-content" in id_.replace("C", "c").replace("M", "m"))
-            or (class_ and "main-content" in class_.replace("C", "c").replace("M", "m"))
-            or (class_ and "page-content" in class_.replace("C", "c").replace("P", "p"))
-        ):
-            return [element]
-    return []
-
-
-# settings.BASIC_CLEAN_XPATH: what html2txt leaves out when it measures the whole page's text (its recall
-# escalation compares the extracted text with it).
-_NEVER_BASIC_TEXT = frozenset({"aside", "fencedframe", "footer", "script", "style", "svg", "template"})
-_COOKIE_CONSENT = re.compile(
-    r"cookie[-_]?(?:banner|bar|consent|law|notice|policy|description)|notice[-_]{0,2}cookie"
-    r"|consent[-_]?(?:banner|manager|sdk)|borlabs|cookiebot|cmplz|onetrust|moove[-_]?gdpr",
-    re.IGNORECASE,
-)
-
-
-_BASIC_CANDIDATES = etree.XPath(
-    ".//aside|.//fencedframe|.//footer|.//script|.//style|.//svg|.//template|.//*[@class or @id]"
-)
-
-
-def basic_clean(tree: HtmlElement) -> list[HtmlElement]:
-    found = []
-    for element in _BASIC_CANDIDATES(tree):
-        tag = element.tag
-        if tag in _NEVER_BASIC_TEXT:
-            found.append(element)
-            continue
-        class_, id_ = element.get("class"), element.get("id")
-        if (
-            (tag == "div" and "footer" in _first(element.items(), ("class", "id")))
-            or (class_ and _COOKIE_CONSENT.search(class_))
-            or (id_ and _COOKIE_CONSENT.search(id_))
-        ):
-            found.append(element)
-    return found
 
 
 @dataclass(frozen=True)
@@ -305,6 +109,10 @@ RULES: tuple[Replacement, ...] = (
     Replacement(xpaths, "BODY_XPATH", 0, "caaa561ceca17064", article_containers),
     Replacement(xpaths, "BODY_XPATH", 2, "6c9b5e1fdc092943", story_container),
     Replacement(xpaths, "BODY_XPATH", 3, "10a7ceacc0ff8cdf", content_container),
+    Replacement(xpaths, "BODY_XPATH", 4, "95f15d1c1b6d4052", main_container),
+    Replacement(xpaths, "RAW_TREE_PRUNE_XPATH", 1, "3c7afe92279543d5", share_buttons),
+    Replacement(xpaths, "TEASER_DISCARD_XPATH", 0, "ebb02f066626551d", teasers),
+    Replacement(xpaths, "DISCARD_IMAGE_ELEMENTS", 0, "cb1ab981e44913f7", image_captions),
     # html2txt's, imported by name into trafilatura.baseline
     Replacement(_BASELINE, "BASIC_CLEAN_XPATH", None, "db6c25acd08aef99", basic_clean),
 )
@@ -364,10 +172,45 @@ _INVALID_XML_CHARS = (
 )
 
 
+def _prepare_tree(tree: HtmlElement, options: Any, url: str | None) -> tuple[HtmlElement, HtmlElement | None]:
+    """trafilatura.core._prepare_tree without the backup copy of the cleaned page that only the full
+    cascade and comment extraction read: in fast mode with comments off (the cleaner's fast cascade)
+    nothing does, and a copy is 4% of extraction."""
+    cleaned = _CORE_TREE_CLEANING(copy(tree), options)
+    backup = None if options.fast and not options.comments else copy(cleaned)
+    return _CORE_CONVERT_TAGS(cleaned, options, url), backup
+
+
+# trafilatura.core's own, which it imports by name from trafilatura.htmlprocessing.
+_CORE_TREE_CLEANING = getattr(trafilatura_core, "tree_cleaning")  # noqa: B009 (not re-exported for mypy)
+_CORE_CONVERT_TAGS = getattr(trafilatura_core, "convert_tags")  # noqa: B009
+# The SHA-256 of the library function's source that `_prepare_tree` was written from.
+_PREPARE_TREE_SOURCE = "9595f0642825c2c7"
+
+
+def _source_digest(function: object) -> str:
+    try:
+        return _digest(inspect.getsource(function))  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return ""
+
+
+# Module attributes swapped as they are: trafilatura's parser, its forbidden-character pattern, and a
+# function of its cascade.
+_ATTRIBUTES: tuple[tuple[ModuleType, str, object], ...] = (
+    (trafilatura_utils, "HTML_PARSER", _PLAIN_PARSER),
+    (trafilatura_utils, "INVALID_XML_CHARS", _INVALID_XML_CHARS),
+    (trafilatura_core, "_prepare_tree", _prepare_tree),
+)
+
+
 def rules_match_library() -> bool:
     """Whether trafilatura's rules are still the ones these functions were written from."""
     return (
-        all(rule.matches_library() for rule in RULES) and _PLAIN_PARSER is not None and _INVALID_XML_CHARS is not None
+        all(rule.matches_library() for rule in RULES)
+        and _PLAIN_PARSER is not None
+        and _INVALID_XML_CHARS is not None
+        and _source_digest(getattr(trafilatura_core, "_prepare_tree", None)) == _PREPARE_TREE_SOURCE
     )
 
 
@@ -383,28 +226,27 @@ class _Swap:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._inside = 0
-        self._saved: list[tuple[Replacement, object]] = []
-        self._parser: object = None
-        self._invalid: object = None
+        self._rules: list[tuple[Replacement, object]] = []
+        self._attributes: list[tuple[ModuleType, str, object]] = []
 
     def enter(self) -> None:
         with self._lock:
             if self._inside == 0:
-                self._saved = [(rule, rule.current()) for rule in RULES]
-                self._parser, self._invalid = trafilatura_utils.HTML_PARSER, trafilatura_utils.INVALID_XML_CHARS
+                self._rules = [(rule, rule.current()) for rule in RULES]
+                self._attributes = [(module, name, getattr(module, name)) for module, name, _ in _ATTRIBUTES]
                 for rule in RULES:
                     rule.put(rule.function)
-                setattr(trafilatura_utils, "HTML_PARSER", _PLAIN_PARSER)  # noqa: B010 (typed as the library's)
-                setattr(trafilatura_utils, "INVALID_XML_CHARS", _INVALID_XML_CHARS)  # noqa: B010
+                for module, name, value in _ATTRIBUTES:
+                    setattr(module, name, value)
             self._inside += 1
 
     def leave(self) -> None:
         with self._lock:
             self._inside -= 1
             if self._inside == 0:
-                setattr(trafilatura_utils, "HTML_PARSER", self._parser)  # noqa: B010
-                setattr(trafilatura_utils, "INVALID_XML_CHARS", self._invalid)  # noqa: B010
-                for rule, original in self._saved:
+                for module, name, original in self._attributes:
+                    setattr(module, name, original)
+                for rule, original in self._rules:
                     rule.put(original)
 
 

