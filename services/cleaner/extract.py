@@ -80,14 +80,18 @@ def _normalise_line(line: str) -> str:
 
 
 # A decoded binary file is full of control characters (or U+FFFD where decoding failed).
-_BINARY_CHARS = re.compile("[\x00-\x08\x0e-\x1f\x7f\ufffd]")
+_BINARY_CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F])
 _BINARY_SAMPLE = 65_536
 _BINARY_RATIO = 0.01
 
 
 def _looks_binary(body: str) -> bool:
     sample = body[:_BINARY_SAMPLE]
-    return len(_BINARY_CHARS.findall(sample)) > _BINARY_RATIO * len(sample)
+    # Control characters are single bytes in UTF-8 (never inside a multi-byte sequence): deleting them from
+    # the encoded sample counts them at a third of a regex's cost.
+    encoded = sample.encode("utf-8", "surrogatepass")
+    controls = len(encoded) - len(encoded.translate(None, _BINARY_CONTROL_BYTES))
+    return controls + sample.count("\ufffd") > _BINARY_RATIO * len(sample)
 
 
 # -------------------------------------------------------------------------------------- extraction
