@@ -22,8 +22,10 @@ _MAX_CAPTION_CHARS = 600
 # A photo credit closing a caption: "[Al-Nujaba Lebanon/Twitter]", "[Khalil Mazraawi/AFP]", "[AFP]",
 # "(Photo: Getty Images)". The photographer/agency slash joins two words; a spaced one ("[M1 / MP]") is a
 # reference list, which some texts close every paragraph with.
+# What marks a bracketed credit, here and in `_CREDIT_TAIL` below.
+_CREDIT_MARK = r"(?:\S/\S|photo|afp|reuters|getty|file|twitter|facebook|telegram|handout|\bAP\b)"
 _PHOTO_CREDIT = re.compile(
-    r".*(?:\[[^\[\]]{0,60}(?:\S/\S|photo|afp|reuters|getty|file|twitter|facebook|telegram|handout|AP\b)[^\[\]]{0,60}\]"
+    rf".*(?:\[[^\[\]]{{0,60}}{_CREDIT_MARK}[^\[\]]{{0,60}}\]"
     r"|\((?:photo|picture|image|credit)s?\s*:[^()]{1,80}\))",
     re.I | re.S,
 )
@@ -118,7 +120,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 # "Photograph: Guy Smallman/Getty Images", "Foto: GdP/Hagen Immel", "(REUTERS/Denis Balibouse)",
 # "[Khalil Mazraawi/AFP]", "(c) Noah Addis". Its names are left out before the caption's are counted.
 _CREDIT_TAIL = re.compile(
-    r"(?:[\[(][^\[\]()]{0,80}(?:\S/\S|photo|afp|reuters|getty|file|handout|\bAP\b)[^\[\]()]{0,80}[\])][.\s]*$"
+    rf"(?:[\[(][^\[\]()]{{0,80}}{_CREDIT_MARK}[^\[\]()]{{0,80}}[\])][.\s]*$"
     r"|(?:\u00a9|\(c\)|\b(?:photo(?:graph)?s?|pictures?|images?|credits?|foto|fotos|bild|quelle|kuva|cr[ée]dito)"
     r"\s*:).*$)",
     re.I | re.S,

@@ -252,6 +252,8 @@ def test_doubled_list_entries_are_the_list_s_own() -> None:
         ("The Chozo left the planet long before the first game begins. [M1 / MP / MP2]", False),
         ("Output rose by a tenth in the third quarter [Q3 / Q4 report].", False),
         ("The ratio was 3/4 of the previous year.", False),
+        ("Delegates marked the new crossings on the map [see map]", False),  # "AP" only as a word
+        ("Kaabi arrives in Moscow. [AP]", True),
     ],
 )
 def test_what_a_photo_credit_looks_like(paragraph: str, credit: bool) -> None:
