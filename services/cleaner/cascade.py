@@ -14,6 +14,8 @@ from lxml.html import HtmlElement  # type: ignore[import-untyped]
 from trafilatura import bare_extraction
 from trafilatura.settings import Document, Extractor
 
+from services.cleaner.speedups import one_page
+
 __all__ = ["cascade", "looks_truncated", "strip_never_text"]
 
 # Options shared by every call; each call copies it to set its URL and today's date bound (htmldate
@@ -94,6 +96,11 @@ def _text_of(result: object) -> Document | None:
 def cascade(html: HtmlElement | str, url: str) -> Document | None:
     """trafilatura's fast cascade; the full one (readability and justext comparison) only when the fast
     one looks truncated; recall mode only when neither found any text, before the page is given up."""
+    with one_page():
+        return _cascade(html, url)
+
+
+def _cascade(html: HtmlElement | str, url: str) -> Document | None:
     fast = _text_of(bare_extraction(html, options=_options(_FAST_EXTRACTOR, url)))
     if fast is not None and not looks_truncated(fast.text or "", html):
         return fast

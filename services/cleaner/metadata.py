@@ -42,6 +42,8 @@ _BYLINE_ELEMENT = re.compile(
     r"(?P<text>[^<]{1,200}(?:<(?!/?(?:p|div|section|article)\b)[^>]*>[^<]{0,200}){0,6})</(?P=tag)\s*>",
     re.I,
 )
+# The element's class holds one of these words; `re.IGNORECASE` also matches dotless "ı" for the "i".
+_BYLINE_WORDS = ("byline", "byl\u0131ne", "author")
 _BY = re.compile(r"^\s*by\s+", re.I)
 _JSON_LD_AUTHOR = re.compile(r"\"author\"\s*:\s*\[?\s*\{[^{}]{0,300}?\"name\"\s*:\s*\"([^\"]{2,100})\"")
 _FIGCAPTION = re.compile(r"<figcaption\b[^>]*>(.{1,4000}?)</figcaption\s*>", re.I | re.S)
@@ -138,11 +140,41 @@ def _title(metas: dict[str, str], head: str) -> str | None:
 def _author(metas: dict[str, str], head: str) -> str | None:
     """Author names, ";"-separated as trafilatura gives them; a profile URL is not a name."""
     author = _lookup(metas, _AUTHOR) or _search(_JSON_LD_AUTHOR, head)
-    if not author and (match := _BYLINE_ELEMENT.search(head)):
+    if not author and (match := _byline_element(head)):
         author = _BY.sub("", " ".join(html.unescape(_TAG.sub(" ", match.group("text"))).split()))
     if not author or author.lower().startswith(("http://", "https://", "/")):
         return None
     return ";".join(a.strip() for a in re.split(r",| and |;", author) if a.strip())
+
+
+def _byline_element(head: str) -> re.Match[str] | None:
+    """`_BYLINE_ELEMENT.search(head)`, at a third of the cost: the pattern is tried only at the tags that
+    can hold one of its class words, not at every tag of a 256 kB head.
+
+    A match's class word has only its attribute's opening quote before it, back to the tag's `<`, with
+    no `>` in between; so its tag begins after the last `>` before that quote. Those `<` are tried in
+    page order (each at most once), so the first match is the leftmost, as `search` gives it."""
+    if "\u0130" in head:  # "İ" lower-cases to two characters: positions would shift
+        return _BYLINE_ELEMENT.search(head)
+    lowered = head.lower()  # same length and positions; an "i" folds only from "I" (and "İ", above)
+    words = []
+    for word in _BYLINE_WORDS:
+        at = lowered.find(word)
+        while at != -1:
+            words.append(at)
+            at = lowered.find(word, at + len(word))
+    tried = 0
+    for at in sorted(words):
+        quote = max(head.rfind('"', 0, at), head.rfind("'", 0, at))
+        if quote < 0:
+            continue
+        start = head.find("<", max(head.rfind(">", 0, quote) + 1, tried), quote)
+        while start != -1:
+            if match := _BYLINE_ELEMENT.match(head, start):
+                return match
+            start = head.find("<", start + 1, quote)
+        tried = quote
+    return None
 
 
 def _captions(body: str) -> list[str]:

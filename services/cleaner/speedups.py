@@ -9,7 +9,9 @@ trafilatura's place for the `with` block of `faster_trafilatura()` only:
 - a parser with trafilatura's options that gives every element the plain `HtmlElement` in C (lxml.html
   asks a Python method for each element; trafilatura uses none of the special classes);
 - a pattern object that finds XML's forbidden characters on the encoded page first (most pages have none);
-- a `_prepare_tree` without the backup copy of the page that fast mode never reads.
+- a `_prepare_tree` without the backup copy of the page that fast mode never reads;
+- within `one_page()` (one page's cascade), the whole page's text that trafilatura measures to decide on
+  its recall escalation (`html2txt`) is taken once: the fast and the full cascade measure the same tree.
 
 Plain trafilatura elsewhere in the process (the benchmark's reference) is untouched once the block ends.
 Each piece is used only while the library's XPath text (by SHA-256), parser version, pattern and
@@ -27,6 +29,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from copy import copy
 from dataclasses import dataclass
 from types import ModuleType
@@ -60,7 +63,7 @@ from services.cleaner.page_rules import (
     teasers,
 )
 
-__all__ = ["RULES", "faster_trafilatura", "rules_match_library"]
+__all__ = ["RULES", "faster_trafilatura", "one_page", "rules_match_library"]
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +192,34 @@ _CORE_CONVERT_TAGS = getattr(trafilatura_core, "convert_tags")  # noqa: B009
 _PREPARE_TREE_SOURCE = "9595f0642825c2c7"
 
 
+# trafilatura_sequence measures the page's whole text with html2txt (3-5 ms a page) when the extraction
+# is short. It measures the tree it was given after pruning it by rules that depend on neither the
+# fast nor the full mode, and changes it no further; so every cascade of one page measures the same
+# text, and within `one_page()` it is measured once. Only trafilatura_sequence's call is swapped.
+_PAGE_TEXT: ContextVar[dict[bool, str] | None] = ContextVar("actorwatch_page_text", default=None)
+_CORE_HTML2TXT = getattr(trafilatura_core, "html2txt")  # noqa: B009 (not re-exported for mypy)
+_SEQUENCE_SOURCE = "f03dc4d2946dacbd"
+
+
+def _html2txt(content: Any, clean: bool = True) -> str:
+    measured = _PAGE_TEXT.get()
+    if measured is None:
+        return str(_CORE_HTML2TXT(content, clean))
+    if clean not in measured:
+        measured[clean] = _CORE_HTML2TXT(content, clean)
+    return measured[clean]
+
+
+@contextmanager
+def one_page() -> Iterator[None]:
+    """The `with` block runs trafilatura's cascades of one page only (and its tree stays unchanged)."""
+    token = _PAGE_TEXT.set({})
+    try:
+        yield
+    finally:
+        _PAGE_TEXT.reset(token)
+
+
 def _source_digest(function: object) -> str:
     try:
         return _digest(inspect.getsource(function))  # type: ignore[arg-type]
@@ -202,6 +233,7 @@ _ATTRIBUTES: tuple[tuple[ModuleType, str, object], ...] = (
     (trafilatura_utils, "HTML_PARSER", _PLAIN_PARSER),
     (trafilatura_utils, "INVALID_XML_CHARS", _INVALID_XML_CHARS),
     (trafilatura_core, "_prepare_tree", _prepare_tree),
+    (trafilatura_core, "html2txt", _html2txt),
 )
 
 
@@ -212,6 +244,7 @@ def rules_match_library() -> bool:
         and _PLAIN_PARSER is not None
         and _INVALID_XML_CHARS is not None
         and _source_digest(getattr(trafilatura_core, "_prepare_tree", None)) == _PREPARE_TREE_SOURCE
+        and _source_digest(getattr(trafilatura_core, "trafilatura_sequence", None)) == _SEQUENCE_SOURCE
     )
 
 

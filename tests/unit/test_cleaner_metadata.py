@@ -152,3 +152,50 @@ def test_text_longer_than_the_bound_is_cut_and_flagged() -> None:
     assert len(cut.text.encode()) <= 500
     assert whole.text.startswith(cut.text)
     assert cut.body_paragraphs == len(cut.paragraphs)
+
+
+def _byline_heads(count: int) -> list[str]:
+    """Heads built from pieces that test each step of the shortcut: class words in any case (with the
+    dotless and dotted capital I), quotes of both kinds, a `>` inside a class value, nested and
+    unclosed tags, words outside tags and in other attributes."""
+    import random
+
+    rng = random.Random(7)
+    words = ["byline", "BYLINE", "ByLiNe", "byl\u0131ne", "BYL\u0130NE", "author", "Author", "author-name", "authors"]
+    pieces = [
+        "<div>", "</div>", "<p>", "</p>", "<span>", "</span>", "text ", "by Jane Doe ", "'", '"', ">", "<",
+        "<a href='/author/jane'>", "</a>", "<b>", "</b>", "\u0130stanbul ", "<section>", "<br>",
+    ]  # fmt: skip
+    heads = []
+    for _ in range(count):
+        parts = []
+        for _ in range(rng.randint(1, 25)):
+            roll = rng.random()
+            if roll < 0.35:
+                quote = rng.choice("\"'")
+                before, after = rng.choice(["", "x ", "post-", "a>b "]), rng.choice(["", " y", "-box", ">"])
+                value = before + rng.choice(words) + after
+                tag = rng.choice(["p", "div", "span", "li", "h3"])
+                attribute = rng.choice(["class", "CLASS", "data-class", "id"])
+                parts.append(f"<{tag} {attribute} = {quote}{value}{quote}>")
+                if rng.random() < 0.5:  # closed after a name, maybe with inline tags or a block inside
+                    parts.append(rng.choice(["By Jane Doe", "Jane <b>Doe</b>", "<p>Jane</p>", "Jane"]) + f"</{tag}>")
+            elif roll < 0.45:
+                parts.append(rng.choice(words))
+            else:
+                parts.append(rng.choice(pieces))
+        heads.append("".join(parts))
+    return heads
+
+
+def test_byline_shortcut_finds_what_the_pattern_finds() -> None:
+    from services.cleaner.metadata import _BYLINE_ELEMENT, _byline_element
+
+    heads = _byline_heads(3000)
+    found = 0
+    for head in heads:
+        expected = _BYLINE_ELEMENT.search(head)
+        got = _byline_element(head)
+        assert (got and got.span()) == (expected and expected.span()), head
+        found += expected is not None
+    assert 300 < found < 2700  # the generator makes both kinds of head

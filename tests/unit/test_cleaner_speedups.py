@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import threading
+from contextlib import nullcontext
 from copy import copy
 
 import pytest
@@ -19,7 +20,9 @@ from trafilatura import bare_extraction, xpaths
 from trafilatura import utils as trafilatura_utils
 from trafilatura.settings import Extractor
 
+from services.cleaner import cascade as cascade_module
 from services.cleaner import speedups
+from services.cleaner.cascade import cascade
 from services.cleaner.speedups import RULES, Replacement, faster_trafilatura, rules_match_library
 
 TAGS = (
@@ -178,3 +181,53 @@ def test_extraction_inside_the_block_is_the_library_s(fast: bool) -> None:
         quick = bare_extraction(ARTICLE, options=copy(options))
     assert plain is not None and quick is not None
     assert quick.text == plain.text and "met the leader" in quick.text and "Hidden" not in quick.text
+
+
+def _short_story(topic: str, links: int) -> str:
+    """A page whose article is short beside its link lists: trafilatura measures the page's whole text
+    (html2txt) in each cascade to decide on its recall escalation, and the cleaner runs both cascades."""
+    menu = "".join(f'<li><a href="/{topic}/{i}">{topic} section {i} and more on {topic}</a></li>' for i in range(links))
+    return f"""<html><head><title>{topic}</title></head><body><ul class="menu">{menu}</ul>
+<div class="story"><p>The {topic} envoy met the militia leader in Moscow on Monday, officials said.</p>
+<p>Talks on the {topic} file went on for hours.</p></div>
+<div class="sidebar">{menu}</div></body></html>"""
+
+
+def test_one_page_measures_its_whole_text_once_and_extracts_what_the_library_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pages = [_short_story(topic, links) for topic, links in (("Iraq", 40), ("Syria", 5), ("Yemen", 80))]
+    monkeypatch.setattr(speedups, "_MATCHES", False)
+    with faster_trafilatura():
+        plain = [cascade(document_fromstring(page), "https://example.org/a") for page in pages]
+    monkeypatch.setattr(speedups, "_MATCHES", True)
+    measured: list[object] = []
+    library = speedups._CORE_HTML2TXT
+
+    def counted(content: object, clean: bool = True) -> str:
+        measured.append(content)
+        return str(library(content, clean))
+
+    monkeypatch.setattr(speedups, "_CORE_HTML2TXT", counted)
+
+    def measures(page: str) -> tuple[int, str | None]:
+        before = len(measured)
+        with faster_trafilatura():
+            document = cascade(document_fromstring(page), "https://example.org/a")
+        return len(measured) - before, document and document.text
+
+    remembered = [measures(page) for page in pages]
+    assert [text for _, text in remembered] == [document and document.text for document in plain]
+    with monkeypatch.context() as unscoped:
+        unscoped.setattr(cascade_module, "one_page", nullcontext)
+        forgotten = [measures(page) for page in pages]
+    assert [text for _, text in forgotten] == [text for _, text in remembered]
+    # Some page runs both cascades, and measures its text twice without one_page(), once with it.
+    assert max(count for count, _ in forgotten) == 2
+    assert [count for count, _ in remembered] == [min(count, 1) for count, _ in forgotten]
+    # Outside one page's cascade nothing is remembered.
+    before = len(measured)
+    with faster_trafilatura():
+        speedups._html2txt(document_fromstring(pages[0]))
+        speedups._html2txt(document_fromstring(pages[0]))
+    assert len(measured) == before + 2
