@@ -41,7 +41,7 @@ class CleanArticle(Contract):
     site_name: str | None = Field(default=None, description="Publisher's site name, e.g. 'Reuters'.")
     canonical_url: str | None = Field(default=None, description="The page's declared canonical URL, if any.")
     dateline: str | None = Field(
-        default=None, description="Dateline taken off the first paragraph, e.g. 'BAGHDAD (Reuters)'."
+        default=None, description="Dateline opening the first paragraph (which keeps it), e.g. 'BAGHDAD (Reuters)'."
     )
     captions: list[str] = Field(
         default_factory=list, description="Image captions, each once, kept apart from the body paragraphs."

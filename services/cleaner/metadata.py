@@ -42,8 +42,9 @@ _BYLINE_ELEMENT = re.compile(
     r"(?P<text>[^<]{1,200}(?:<(?!/?(?:p|div|section|article)\b)[^>]*>[^<]{0,200}){0,6})</(?P=tag)\s*>",
     re.I,
 )
-# The element's class holds one of these words; `re.IGNORECASE` also matches dotless "ı" for the "i".
-_BYLINE_WORDS = ("byline", "byl\u0131ne", "author")
+# The element's class holds one of these words (besides the ASCII letters, `re.IGNORECASE` folds "İ" and
+# dotless "ı" to the "i" of "byline").
+_BYLINE_WORDS = (b"byline", b"author")
 _BY = re.compile(r"^\s*by\s+", re.I)
 _JSON_LD_AUTHOR = re.compile(r"\"author\"\s*:\s*\[?\s*\{[^{}]{0,300}?\"name\"\s*:\s*\"([^\"]{2,100})\"")
 _FIGCAPTION = re.compile(r"<figcaption\b[^>]*>(.{1,4000}?)</figcaption\s*>", re.I | re.S)
@@ -154,15 +155,16 @@ def _byline_element(head: str) -> re.Match[str] | None:
     A match's class word has only its attribute's opening quote before it, back to the tag's `<`, with
     no `>` in between; so its tag begins after the last `>` before that quote. Those `<` are tried in
     page order (each at most once), so the first match is the leftmost, as `search` gives it."""
-    if "\u0130" in head:  # "İ" lower-cases to two characters: positions would shift
+    if "\u0130" in head or "\u0131" in head:
         return _BYLINE_ELEMENT.search(head)
-    lowered = head.lower()  # same length and positions; an "i" folds only from "I" (and "İ", above)
+    # One byte per character (any other than ASCII is "?"), so positions are the head's own.
+    folded = head.encode("ascii", "replace").lower()
     words = []
     for word in _BYLINE_WORDS:
-        at = lowered.find(word)
+        at = folded.find(word)
         while at != -1:
             words.append(at)
-            at = lowered.find(word, at + len(word))
+            at = folded.find(word, at + len(word))
     tried = 0
     for at in sorted(words):
         quote = max(head.rfind('"', 0, at), head.rfind("'", 0, at))

@@ -67,7 +67,7 @@ def test_bad_input_and_runaway_page_become_dead_letters(
     article = CleanArticle.from_bytes(clean[0].value)
     assert article.url == "https://example.org/good"
     assert article.dateline == "BAGHDAD (Reuters)"
-    assert article.paragraphs[0].startswith("The militia leader met")
+    assert article.paragraphs[0].startswith("BAGHDAD (Reuters) - The militia leader met")
     assert article.language == "en"
 
     reasons = {r.key: DeadLetter.from_bytes(r.value).error for r in letters}

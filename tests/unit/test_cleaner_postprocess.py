@@ -87,6 +87,23 @@ def test_fast_mode_text_that_looks_truncated() -> None:
     assert not cascade.looks_truncated(blurb, "<html>unparsed</html>")  # no tree: the length rule only
 
 
+def test_fast_mode_text_that_is_a_sliver_of_a_page_set_in_divs() -> None:
+    # No <p> at all: the paragraph share says nothing, the share of all the page's text does.
+    divs = "".join(f"<div class='para'>{s} {s}</div>" for s in SENTENCES * 24)
+    tree = load_html(html_page(divs))
+    assert isinstance(tree, HtmlElement) and cascade._paragraph_chars(tree) == 0
+    blurb = " ".join(SENTENCES * 2)
+    assert cascade._FULL_CASCADE_BELOW_CHARS < len(blurb) < 0.05 * cascade._page_chars(tree)
+    assert cascade.looks_truncated(blurb, tree)
+    # A tenth of the page is no sliver; and a long text is taken as it is, whatever the page holds.
+    tenth = load_html(html_page("".join(f"<div>{s}</div>" for s in SENTENCES * 5)))
+    assert isinstance(tenth, HtmlElement) and len(blurb) > 0.05 * cascade._page_chars(tenth)
+    assert not cascade.looks_truncated(blurb, tenth)
+    long_text = " ".join(SENTENCES * 9)
+    assert len(long_text) >= cascade._PAGE_SHARE_BELOW_CHARS
+    assert not cascade.looks_truncated(long_text, load_html(html_page(divs * 10)))
+
+
 def test_what_never_holds_text_goes_before_extraction_and_the_text_stays() -> None:
     page = html_page(
         "<article><p>The minister<!-- ad slot --> arrived<script>var x = 'Kaabi';</script> in Baghdad.</p>"
