@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from schemas.raw_article import RawArticle
-from services.cleaner.extract import NoArticleError, clean_article, detect_language
+from services.cleaner.extract import NoArticleError, clean_article
+from services.cleaner.language import detect_language, features
 from services.cleaner.metadata import page_metadata, parse_timestamp
 from tests.unit.conftest import raw_article
 
@@ -104,6 +105,25 @@ def test_language_detection() -> None:
     assert detect_language("Too short.") is None
     article = clean_article(raw(f"Titre\n\n{french}", content_type="text/plain"))
     assert article.language == "fr"  # non-English passes on, marked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "a",
+        " ".join(PROSE),
+        "Le chef de la milice a rencontr\u00e9 le vice-ministre russe \u00e0 Moscou.",
+        "\u0627\u0644\u062a\u0642\u0649 \u0632\u0639\u064a\u0645 \u0627\u0644\u0641\u0635\u064a\u0644",
+        "\u65e5\u672c\u8a9e\u306e\u6587\u7ae0\u3067\u3059\u3002" * 20,
+        "lone surrogate \udcff and control \x00\x1f bytes",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa the the the",
+    ],
+)
+def test_language_features_are_the_library_s_counts(text: str) -> None:
+    from services.cleaner.language import _LANGUAGE_ID
+
+    assert features(text).tolist() == _LANGUAGE_ID.instance2fv(text).tolist()
 
 
 def test_timestamps_are_utc() -> None:
