@@ -1,7 +1,7 @@
 """Extraction quality and speed of the cleaner beside trafilatura and rs-trafilatura, in one run.
 
     python -m benchmarks.cleaner [--set scrapinghub|trafilatura-eval|readability|all] [--pages N]
-                                 [--every N] [--data DIR] [--dump FILE]
+                                 [--every N] [--data DIR] [--dump FILE] [--keep-short]
 
 Every extractor reads the same decoded page in turn (page by page, so a load spike on a shared machine
 slows all alike; each from its own copy of the string, in an order that rotates) and is timed with the
@@ -32,7 +32,9 @@ Sets:
 
   (annotations: Apache-2.0, Adrien Barbaresi; `--data DIR` reads them from elsewhere).
 - `readability`: Mozilla Readability's test pages, 130 pages (news, blogs, wikis, many languages), each a
-  saved page with the article content Readability's maintainers checked (`expected.html`). Scored like
+  saved page with the article content Readability's maintainers checked (`expected.html`); 128 are
+  scored, for the two markup fixtures with under 3 words of expected content are no articles (see
+  `MIN_ARTICLE_WORDS`; `--keep-short` scores them too). Scored like
   `scrapinghub` (shingles of the expected content's text). Not bundled either (the pages belong to their
   publishers; the repository is Apache-2.0); fetch them once:
 
@@ -66,7 +68,7 @@ from trafilatura.utils import decode_file
 
 from schemas.clean_article import PARAGRAPH_SEPARATOR
 from schemas.raw_article import RawArticle
-from services.cleaner.extract import NoArticleError, clean_article
+from services.cleaner.extract import MIN_HTML_WORDS, NoArticleError, clean_article
 
 REPO = Path(__file__).resolve().parents[1]
 SCRAPINGHUB = REPO.parent / "shared" / "data" / "extraction" / "scrapinghub"
@@ -162,13 +164,26 @@ def segment_scores(counts: Sequence[Counts]) -> tuple[float, float, float]:
 # ---------------------------------------------------------------------------------------- loading
 
 
-def load_scrapinghub(directory: Path = SCRAPINGHUB) -> list[Page]:
+# A page whose reference text has fewer words than this is no article: the cleaner's own floor, under
+# which it dead-letters a page as `too_few_words`. Readability's test pages hold two such fixtures of
+# markup handling ("Test", "abc def"); they are left out, for every extractor alike, unless `--keep-short`.
+MIN_ARTICLE_WORDS = MIN_HTML_WORDS
+# The pages each loader left out, by set, for the run's header line.
+LEFT_OUT: dict[str, list[str]] = {}
+
+
+def _articles(set_name: str, pages: list[Page], min_words: int) -> list[Page]:
+    LEFT_OUT[set_name] = [p.page_id for p in pages if len(p.truth.split()) < min_words]
+    return [p for p in pages if len(p.truth.split()) >= min_words]
+
+
+def load_scrapinghub(directory: Path = SCRAPINGHUB, min_words: int = MIN_ARTICLE_WORDS) -> list[Page]:
     truth: dict[str, dict[str, str]] = json.loads((directory / "ground-truth.json").read_text(encoding="utf-8"))
     pages = []
     for page_id in sorted(truth):
         html = gzip.decompress((directory / "html" / f"{page_id}.html.gz").read_bytes()).decode("utf-8")
         pages.append(Page(page_id, truth[page_id].get("url", ""), html, truth=truth[page_id].get("articleBody", "")))
-    return pages
+    return _articles("scrapinghub", pages, min_words)
 
 
 def load_trafilatura_eval(directory: Path = TRAFILATURA_EVAL) -> list[Page]:
@@ -188,7 +203,7 @@ def load_trafilatura_eval(directory: Path = TRAFILATURA_EVAL) -> list[Page]:
     return pages
 
 
-def load_readability(directory: Path = READABILITY) -> list[Page]:
+def load_readability(directory: Path = READABILITY, min_words: int = MIN_ARTICLE_WORDS) -> list[Page]:
     from lxml import html as lxml_html  # type: ignore[import-untyped]
 
     pages = []
@@ -202,13 +217,15 @@ def load_readability(directory: Path = READABILITY) -> list[Page]:
         truth = "\n".join(b for b in blocks if b) or " ".join(root.text_content().split())
         html = decode_file(source.read_bytes())
         pages.append(Page(folder.name, f"https://readability.test/{folder.name}", html, truth=truth))
-    return pages
+    return _articles("readability", pages, min_words)
 
 
-SETS: dict[str, Callable[[Path | None], list[Page]]] = {
-    "scrapinghub": lambda d: load_scrapinghub(d or SCRAPINGHUB),
-    "trafilatura-eval": lambda d: load_trafilatura_eval(d or TRAFILATURA_EVAL),
-    "readability": lambda d: load_readability(d or READABILITY),
+# Each set's loader, given its directory (None: the default) and the fewest words of reference text a
+# page must have (segment-annotated trafilatura-eval has no reference text to count).
+SETS: dict[str, Callable[[Path | None, int], list[Page]]] = {
+    "scrapinghub": lambda d, words: load_scrapinghub(d or SCRAPINGHUB, words),
+    "trafilatura-eval": lambda d, words: load_trafilatura_eval(d or TRAFILATURA_EVAL),
+    "readability": lambda d, words: load_readability(d or READABILITY, words),
 }
 
 
@@ -364,6 +381,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--every", type=int, default=1, help="score every N-th page only (a spread-out sample)")
     parser.add_argument("--data", type=Path, default=None, help="the set's directory (default: see the docstring)")
     parser.add_argument("--dump", type=Path, default=None, help="write per-page counts (JSON lines) here")
+    parser.add_argument(
+        "--keep-short", action="store_true",
+        help=f"keep pages whose reference text has fewer than {MIN_ARTICLE_WORDS} words (markup fixtures)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.set_name == "all" and (args.data or args.dump):
         parser.error("--data and --dump name one set's files: use them with one --set")
@@ -371,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     by_set: dict[str, dict[str, Figures]] = {}
     for set_name in sorted(SETS) if args.set_name == "all" else [args.set_name]:
         try:
-            pages = SETS[set_name](args.data)[:: args.every][: args.pages]
+            pages = SETS[set_name](args.data, 0 if args.keep_short else MIN_ARTICLE_WORDS)[:: args.every][: args.pages]
         except FileNotFoundError as exc:
             if args.set_name != "all":
                 message = f"{set_name}: pages not found ({exc.filename}); the docstring says how to fetch them"
@@ -379,6 +400,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"{set_name}: skipped, pages not found ({exc.filename}); the docstring says how to fetch them")
             continue
         print(f"{set_name}: {len(pages)} pages, {platform.python_implementation()} {platform.python_version()}")
+        if left_out := LEFT_OUT.get(set_name):
+            print(f"left out, under {MIN_ARTICLE_WORDS} words of reference text: {', '.join(left_out)}")
         # Warm every extractor up (imports, lazily built tables) so none pays start-up inside the timed loop.
         for extract in chosen.values():
             extract(pages[0].url, pages[0].html)

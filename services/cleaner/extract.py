@@ -252,7 +252,8 @@ def _shorten(text: str, limit: int = 150) -> str:
     return text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
 
 
-_MIN_HTML_WORDS = 3
+# Fewer words of main text than this are no article: a menu label or two (dead-lettered `too_few_words`).
+MIN_HTML_WORDS = 3
 # A title longer than this is a paragraph the page put in its <title>.
 MAX_TITLE_BYTES = 2_000
 
@@ -360,9 +361,9 @@ def clean_article(
         raise RejectedPage(f"not an article: {kind} page (HTTP {raw.status}, title {title!r:.80})", kind)
     if not body:
         raise NoArticleError("no text left after removing boilerplate", "boilerplate_only")
-    if media_type in _HTML_TYPES and sum(len(p.split()) for p in body) < _MIN_HTML_WORDS:
+    if media_type in _HTML_TYPES and sum(len(p.split()) for p in body) < MIN_HTML_WORDS:
         # What the extractor falls back to on a page without an article: a menu label or two.
-        raise NoArticleError(f"no article: fewer than {_MIN_HTML_WORDS} words of main text", "too_few_words")
+        raise NoArticleError(f"no article: fewer than {MIN_HTML_WORDS} words of main text", "too_few_words")
     language = detect_language(PARAGRAPH_SEPARATOR.join(body)) or declared
     captions, paragraphs = place_captions(body, captions, appended_captions, language)
     paragraphs, truncated = bound_paragraphs(paragraphs, max_text_bytes)

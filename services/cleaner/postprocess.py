@@ -130,8 +130,18 @@ _CREDIT_TAIL = re.compile(
 NOUNS_CAPITALISED = frozenset({"de", "lb"})
 
 
+# ... or an unmarked "Photographer/Agency" that ends it: "Benoit Tessier/Reuters", "Credit Kevin
+# Frayer/Getty Images", "Thomas Jackson/Digital Vision/Getty Images" (capitalised words either side of
+# the slash, so "24/7" and "and/or" are no credit).
+_SLASH_WORD = rf"[{_UPPER}][\w.'&-]*"
+_SLASH_CREDIT = re.compile(
+    rf"(?:\b[Cc]redits?:?\s+)?(?:{_SLASH_WORD}\s+){{0,3}}{_SLASH_WORD}(?:\s*/\s*{_SLASH_WORD}(?:\s+{_SLASH_WORD}){{0,3}})+"
+    r"[.\s]*$"
+)
+
+
 def _without_credit(caption: str) -> str:
-    return _CREDIT_TAIL.sub("", caption)
+    return _SLASH_CREDIT.sub("", _CREDIT_TAIL.sub("", caption))
 
 
 def _name_keys(text: str) -> list[str]:

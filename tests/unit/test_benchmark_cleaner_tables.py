@@ -26,3 +26,18 @@ def test_all_sets_side_by_side_bold_each_set_s_best() -> None:
     assert lines[2] == "| actorwatch cleaner | **0.950** | 0.900 | 2.00x | 0.50x |"
     assert lines[3] == "| trafilatura 2.3.1 | 0.940 | **0.920** | 1.00x | 1.00x |"
     assert lines[4] == "| cleaner body | **0.950** | 0.900 | - | - |"
+
+
+def test_pages_with_no_article_in_their_reference_are_left_out_and_named() -> None:
+    from benchmarks.cleaner import LEFT_OUT, MIN_ARTICLE_WORDS, Page, _articles
+
+    pages = [
+        Page("fixture", "", "<p>Test</p>", truth="Test"),
+        Page("two-words", "", "", truth="abc\ndef"),
+        Page("article", "", "", truth="The envoy met the militia leader in Moscow."),
+    ]
+    kept = _articles("demo", pages, MIN_ARTICLE_WORDS)
+    assert [p.page_id for p in kept] == ["article"]
+    assert LEFT_OUT["demo"] == ["fixture", "two-words"]
+    assert [p.page_id for p in _articles("demo", pages, 0)] == ["fixture", "two-words", "article"]
+    assert LEFT_OUT["demo"] == []

@@ -334,6 +334,9 @@ def test_a_caption_is_appended_when_it_names_a_pair_the_body_never_puts_together
         "Ali Karimov, minister of finance. \u00a9 Noah Addis",
         "Ali Karimov Quelle: Juergen Hasenkopf",
         "\u00a9 Matthias Hangst/Getty Images",
+        "Ali Karimov at the ministry in Baghdad Benoit Tessier/Reuters",
+        "Thomas Jackson/Digital Vision/Getty Images",
+        "Credit Kevin Frayer/Getty Images",
     ],
 )
 def test_a_photo_credit_s_names_are_not_the_caption_s(caption: str) -> None:
@@ -341,9 +344,16 @@ def test_a_photo_credit_s_names_are_not_the_caption_s(caption: str) -> None:
     assert place_captions(body, [caption], limit=1)[1] == body
 
 
-def test_a_credited_caption_still_counts_the_names_before_its_credit() -> None:
+@pytest.mark.parametrize(
+    "caption",
+    [
+        "Ali Karimov greets Ambassador Tom Oduya in Tehran. Photograph: Guy Smallman/Getty Images",
+        "Ali Karimov greets Ambassador Tom Oduya in Tehran Benoit Tessier/Reuters",
+        "Ali Karimov greets Ambassador Tom Oduya at the 24/7 hotline and/or the embassy",  # no credit
+    ],
+)
+def test_a_credited_caption_still_counts_the_names_before_its_credit(caption: str) -> None:
     body = ["Finance Minister Ali Karimov presented the budget to parliament on Tuesday, his office said."]
-    caption = "Ali Karimov greets Ambassador Tom Oduya in Tehran. Photograph: Guy Smallman/Getty Images"
     assert place_captions(body, [caption], limit=1)[1] == [*body, caption]
 
 
