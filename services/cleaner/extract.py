@@ -27,7 +27,7 @@ from services.cleaner.language import detect_language
 from services.cleaner.metadata import page_metadata
 from services.cleaner.notices import page_notice, title_notice
 from services.cleaner.postprocess import MAX_APPENDED_CAPTIONS, fold_repeats, place_captions, text_captions
-from services.cleaner.speedups import faster_trafilatura
+from services.cleaner.speedups import faster_trafilatura, tree_given_away
 from services.runtime.canonical import canonical_url as canonical_url  # re-exported: ids hash it
 
 __all__ = ["NoArticleError", "RejectedPage", "article_id", "canonical_url", "clean_article"]
@@ -338,9 +338,10 @@ def clean_article(
         document.author = document.author or page.author
         document.sitename = document.sitename or page.site_name
         if raw.feed_published_at is None and page.published is None:
-            document.date = find_date(
-                raw.body if tree is None else tree, extensive_search=False, max_date=date.today().isoformat()
-            )
+            with tree_given_away():  # the tree is read no more: htmldate may prune it, not a copy
+                document.date = find_date(
+                    raw.body if tree is None else tree, extensive_search=False, max_date=date.today().isoformat()
+                )
         captions = [c for c in map(_normalise_line, page.captions) if c and not is_boilerplate(c)]
     else:
         page = None

@@ -231,3 +231,23 @@ def test_one_page_measures_its_whole_text_once_and_extracts_what_the_library_doe
         speedups._html2txt(document_fromstring(pages[0]))
         speedups._html2txt(document_fromstring(pages[0]))
     assert len(measured) == before + 2
+
+
+DATED = """<html><head><title>Envoy in Moscow</title></head><body><nav><a href="/">Home</a></nav>
+<article><h1>Envoy in Moscow</h1><video src="/clip.mp4"></video><p>The envoy met the militia leader on Monday.</p>
+<p class="byline">Published <span class="date">2024-03-05</span> by Jane Doe</p></article>
+<footer><p>Copyright 2026 The Example Times</p></footer></body></html>"""
+
+
+def test_htmldate_prunes_a_given_away_tree_and_copies_any_other() -> None:
+    from htmldate import find_date
+
+    kept = document_fromstring(DATED)
+    before = etree.tostring(kept)
+    found = find_date(kept, extensive_search=False)
+    assert found == "2024-03-05" and etree.tostring(kept) == before  # a caller's tree stays as it was
+    given = document_fromstring(DATED)
+    with speedups.tree_given_away():
+        assert find_date(given, extensive_search=False) == found
+    assert etree.tostring(given) != before  # pruned in place: no copy was made
+    assert speedups._deepcopy_unless_given_away(kept) is not kept  # outside the block, a copy
