@@ -144,10 +144,13 @@ def page_notice(title: str | None, body: Sequence[str], status: int = 200) -> st
         return "outage"
     if status >= 400:
         return "error"
-    words = [len(p.split()) for p in body]
-    total = sum(words)
-    if total > MAX_NOTICE_WORDS:
-        return None
+    words: list[int] = []
+    total = 0
+    for paragraph in body:  # a long article is no notice: stop counting its words there
+        words.append(len(paragraph.split()))
+        total += words[-1]
+        if total > MAX_NOTICE_WORDS:
+            return None
     if kind := title_notice(title):
         return kind
     hits: dict[str, int] = {}  # kind -> words of the paragraphs with that kind of notice

@@ -175,11 +175,11 @@ def place_captions(
     and no more words than `MAX_CAPTION_SHARE` of the body's (or `MIN_CAPTION_WORDS`); none when the
     body's `language` capitalises its nouns (`NOUNS_CAPITALISED`)."""
     unique = list(dict.fromkeys(c for c in captions if c))
-    if language in NOUNS_CAPITALISED:
-        limit = 0
+    if language in NOUNS_CAPITALISED or not unique or limit <= 0:
+        return unique, list(body)
     joined = PARAGRAPH_SEPARATOR.join(body)
     budget = max(MAX_CAPTION_SHARE * sum(len(p.split()) for p in body), MIN_CAPTION_WORDS)
-    sentences = body_sentences(body) if limit > 0 else []
+    sentences = body_sentences(body)
     appended: list[str] = []
     used = 0
     for caption in unique:
