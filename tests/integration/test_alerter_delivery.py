@@ -192,8 +192,9 @@ def wait_for(condition: Any, timeout_s: float, what: str) -> None:
 
 
 def caught_up(bootstrap: str, settings: Settings) -> None:
+    """The alerter has decided every observation, queued every alert and posted (or given up on) every queued one."""
     group = settings.group_id("alerter")
-    for topic in (settings.topic_observations, settings.topic_alerts):
+    for topic in (settings.topic_observations, settings.topic_alerts, *settings.delivery_topics()):
         assert wait_group_caught_up(bootstrap, group, topic, timeout_s=45), f"alerter behind on {topic}"
 
 
