@@ -3,8 +3,8 @@
 Fast mode (no comparison with readability and justext) costs 67-74% of the full cascade on the benchmark
 sets and scores 0.002 higher on Scrapinghub, 0.006 lower on trafilatura-eval, where most of the loss is
 pages it cuts short; so the full cascade runs when fast mode's text looks truncated, and recall mode
-when neither found any text, before the page is given up as having none. Fast mode asks justext where its
-own extraction is short, as full mode does (unclean_check.py)."""
+when neither found any text, before the page is given up as having none. The full cascade also runs where
+trafilatura's main extractor came up short, whatever fast mode's last resort made of it (main_extraction.py)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from lxml.html import HtmlElement  # type: ignore[import-untyped]
 from trafilatura import bare_extraction
 from trafilatura.settings import Document, Extractor
 
+from services.cleaner.main_extraction import main_extraction_watched
 from services.cleaner.speedups import one_page
-from services.cleaner.unclean_check import unclean_checked
 
 __all__ = ["cascade", "looks_truncated", "strip_never_text"]
 
@@ -120,9 +120,10 @@ def cascade(html: HtmlElement | str, url: str) -> Document | None:
 
 
 def _cascade(html: HtmlElement | str, url: str) -> Document | None:
-    with unclean_checked():  # fast mode with the check of its own output that full mode makes
+    with main_extraction_watched() as main:
         fast = _text_of(bare_extraction(html, options=_options(_FAST_EXTRACTOR, url)))
-    if fast is not None and not looks_truncated(fast.text or "", html):
+    # A main extraction that came up short leaves fast mode the page's whole text, long but no article.
+    if fast is not None and not main.came_up_short and not looks_truncated(fast.text or "", html):
         return fast
     full = _text_of(bare_extraction(html, options=_options(_EXTRACTOR, url)))
     if full is not None or fast is not None:

@@ -1,19 +1,18 @@
-"""unclean_check.py: trafilatura's fast mode asks justext when its own extraction is short (or unclean), as
-its full mode does, inside `unclean_checked()` only; readability's opinion is left out. No Kafka."""
+"""main_extraction.py and its use in cascade.py: a page whose main extraction came up short takes the full
+cascade, however long fast mode's last resort (the page's whole text) is. No Kafka."""
 
 from __future__ import annotations
 
 import threading
 
 import pytest
-import trafilatura.external as trafilatura_external
 from lxml.html import HtmlElement  # type: ignore[import-untyped]
 from trafilatura import bare_extraction
 from trafilatura.utils import load_html
 
-from services.cleaner import cascade, unclean_check
+from services.cleaner import cascade
+from services.cleaner.main_extraction import MainExtraction, main_extraction_watched, watching_installed
 from services.cleaner.speedups import faster_trafilatura
-from services.cleaner.unclean_check import check_installed, unclean_checked
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")  # fmt: skip
@@ -77,23 +76,22 @@ ARTICLE_PAGE = (
 )
 
 
-def fast_text(page: str, *, checked: bool) -> str:
+def fast_mode(page: str) -> tuple[str, MainExtraction]:
+    """Fast mode's text of a page, as the cleaner runs it, and what its main extractor found."""
     with faster_trafilatura():
         tree = load_html(page)
         assert isinstance(tree, HtmlElement)
         cascade.strip_never_text(tree)
-        options = cascade._options(cascade._FAST_EXTRACTOR, "https://example.org/news/1")
-        if checked:
-            with unclean_checked():
-                document = bare_extraction(tree, options=options)
-        else:
-            document = bare_extraction(tree, options=options)
-    return str(getattr(document, "text", "") or "")
+        with main_extraction_watched() as main:
+            document = bare_extraction(
+                tree, options=cascade._options(cascade._FAST_EXTRACTOR, "https://example.org/n/1")
+            )
+    return str(getattr(document, "text", "") or ""), main
 
 
 def test_installed_on_the_pinned_trafilatura() -> None:
-    # Fails when trafilatura's cascade changes: re-measure and re-digest unclean_check.py then.
-    assert check_installed()
+    # Fails when trafilatura's cascade changes: re-measure and re-digest main_extraction.py then.
+    assert watching_installed()
 
 
 @pytest.mark.parametrize(
@@ -103,72 +101,77 @@ def test_installed_on_the_pinned_trafilatura() -> None:
         (COUNCIL_PAGE, "Sanierung der Grundschule", "Kategorie 12"),
     ],
 )
-def test_fast_mode_asks_justext_before_taking_the_whole_page(page: str, story_words: str, furniture: str) -> None:
-    plain = fast_text(page, checked=False)
-    assert furniture in plain and plain.index(furniture) < plain.index(story_words)  # the last resort: everything
-    checked = fast_text(page, checked=True)
-    assert story_words in checked
-    assert furniture not in checked
+def test_a_short_main_extraction_is_seen_through_fast_modes_long_last_resort(
+    page: str, story_words: str, furniture: str
+) -> None:
+    text, main = fast_mode(page)
+    # The last resort: the page's whole text, furniture first, long enough not to look truncated by length.
+    assert furniture in text and text.index(furniture) < text.index(story_words)
+    assert len(text) >= cascade._FULL_CASCADE_BELOW_CHARS
+    assert main.came_up_short
+    assert main.chars is not None and main.chars < main.min_chars == 250
 
 
-def test_the_cascade_keeps_the_story_beside_an_archive() -> None:
-    tree = load_html(TOWN_HALL_PAGE)
-    document = cascade.cascade(tree, "https://example.org/news/1")
+def test_the_cascade_takes_the_full_one_for_a_story_beside_an_archive(monkeypatch: pytest.MonkeyPatch) -> None:
+    modes: list[bool] = []
+    real = cascade.bare_extraction  # type: ignore[attr-defined]
+
+    def recording(html: object, options: object) -> object:
+        modes.append(bool(getattr(options, "fast", False)))
+        return real(html, options=options)
+
+    monkeypatch.setattr(cascade, "bare_extraction", recording)
+    document = cascade.cascade(load_html(TOWN_HALL_PAGE), "https://example.org/n/1")
+    assert modes == [True, False]
     assert document is not None and document.text
     assert "two of the five cars" in document.text
     assert not any(month in document.text for month in MONTHS)
 
 
-def test_a_page_whose_fast_text_is_good_is_not_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    asked: list[int] = []
-    real = unclean_check._COMPARE_EXTRACTION
+def test_a_good_main_extraction_is_not_short_and_keeps_fast_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    text, main = fast_mode(ARTICLE_PAGE)
+    assert "Mikhail Bogdanov" in text
+    assert main.chars is not None and main.chars >= main.min_chars and not main.came_up_short
+    modes: list[bool] = []
+    real = cascade.bare_extraction  # type: ignore[attr-defined]
 
-    def recording(*args: object) -> object:
-        asked.append(1)
-        return real(*args)  # type: ignore[misc]
+    def recording(html: object, options: object) -> object:
+        modes.append(bool(getattr(options, "fast", False)))
+        return real(html, options=options)
 
-    monkeypatch.setattr(unclean_check, "_COMPARE_EXTRACTION", recording)
-    assert fast_text(ARTICLE_PAGE, checked=True) == fast_text(ARTICLE_PAGE, checked=False)
-    assert "Mikhail Bogdanov" in fast_text(ARTICLE_PAGE, checked=True)
-    assert asked == []
-    fast_text(TOWN_HALL_PAGE, checked=True)
-    assert asked == [1]
+    monkeypatch.setattr(cascade, "bare_extraction", recording)
+    document = cascade.cascade(load_html(ARTICLE_PAGE), "https://example.org/n/1")
+    assert modes == [True] and document is not None and document.text == text
 
 
-def test_readability_and_full_mode_are_the_librarys_outside_the_block() -> None:
-    tree = load_html(ARTICLE_PAGE)
-    assert isinstance(tree, HtmlElement)
-    opinion = trafilatura_external.try_readability(tree)
-    assert "Mikhail Bogdanov" in opinion.text_content()
-    token = unclean_check._WITHOUT_READABILITY.set(True)
-    try:
-        assert trafilatura_external.try_readability(tree).text_content() == ""
-    finally:
-        unclean_check._WITHOUT_READABILITY.reset(token)
-    # Full mode inside the block is full mode: only fast mode is checked.
-    options = cascade._options(cascade._EXTRACTOR, "https://example.org/news/1")
-    outside = bare_extraction(load_html(COUNCIL_PAGE), options=options)
-    with unclean_checked():
-        inside = bare_extraction(load_html(COUNCIL_PAGE), options=options)
+def test_watching_changes_nothing_and_counts_only_inside_the_block() -> None:
+    options = cascade._options(cascade._FAST_EXTRACTOR, "https://example.org/n/1")
+    outside = bare_extraction(load_html(TOWN_HALL_PAGE), options=options)
+    with main_extraction_watched() as main:
+        inside = bare_extraction(load_html(TOWN_HALL_PAGE), options=options)
     assert getattr(outside, "text", None) == getattr(inside, "text", None)
+    assert main.came_up_short
+    first = main.chars
+    bare_extraction(load_html(ARTICLE_PAGE), options=options)  # after the block: not recorded
+    assert main.chars == first
+    assert not MainExtraction().came_up_short  # nothing seen: not short
 
 
-def test_another_thread_outside_the_block_gets_plain_fast_mode() -> None:
-    seen: dict[str, str] = {}
-    inside = threading.Event()
-    done = threading.Event()
+def test_another_threads_extraction_is_not_recorded() -> None:
+    started = threading.Event()
+    release = threading.Event()
+    seen: list[MainExtraction] = []
 
-    def checked_thread() -> None:
-        with unclean_checked():
-            inside.set()
-            done.wait(30)
-            seen["checked"] = fast_text(TOWN_HALL_PAGE, checked=False)  # inside this thread's block
+    def watching() -> None:
+        with main_extraction_watched() as main:
+            seen.append(main)
+            started.set()
+            release.wait(30)
 
-    thread = threading.Thread(target=checked_thread)
+    thread = threading.Thread(target=watching)
     thread.start()
-    assert inside.wait(30)
-    seen["plain"] = fast_text(TOWN_HALL_PAGE, checked=False)
-    done.set()
+    assert started.wait(30)
+    fast_mode(TOWN_HALL_PAGE)  # this thread's own block
+    release.set()
     thread.join(30)
-    assert "February" in seen["plain"]
-    assert "February" not in seen["checked"]
+    assert seen and seen[0].chars is None
