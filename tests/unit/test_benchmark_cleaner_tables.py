@@ -41,3 +41,27 @@ def test_pages_with_no_article_in_their_reference_are_left_out_and_named() -> No
     assert LEFT_OUT["demo"] == ["fixture", "two-words"]
     assert [p.page_id for p in _articles("demo", pages, 0)] == ["fixture", "two-words", "article"]
     assert LEFT_OUT["demo"] == []
+
+
+def test_warm_up_reads_the_first_pages_once_per_extractor_and_counts_nothing() -> None:
+    from benchmarks.cleaner import NO_ARTICLE, WARM_UP_PAGES, Page, cleaner, warm_up
+
+    calls: list[tuple[str, str]] = []
+
+    def recording(name: str) -> object:
+        def extract(url: str, html: str) -> tuple[str, str]:
+            calls.append((name, url))
+            return "", ""
+
+        return extract
+
+    pages = [Page(f"p{i}", f"https://bench.example/{i}", "<html><body><p>x</p></body></html>") for i in range(5)]
+    NO_ARTICLE.clear()
+    NO_ARTICLE["earlier:set"] = 2
+    warm_up([("a", recording("a")), ("b", recording("b")), ("cleaner", cleaner)], pages)  # type: ignore[list-item]
+    assert calls == [(n, p.url) for p in pages[:WARM_UP_PAGES] for n in ("a", "b")]
+    # The cleaner refused the one-word pages during the warm-up: not counted, the earlier count kept.
+    assert NO_ARTICLE == {"earlier:set": 2}
+    cleaner(pages[0].url, pages[0].html)  # the same page in the run itself is counted
+    assert sum(NO_ARTICLE.values()) == 3
+    NO_ARTICLE.clear()
