@@ -1,7 +1,7 @@
 """Extraction quality and speed of the cleaner beside trafilatura and rs-trafilatura, in one run.
 
     python -m benchmarks.cleaner [--set scrapinghub|trafilatura-eval|readability|all] [--pages N]
-                                 [--every N] [--data DIR] [--dump FILE] [--keep-short]
+                                 [--every N] [--data DIR] [--dump FILE] [--keep-short] [--rounds N]
 
 Every extractor reads the same decoded page in turn (page by page, so a load spike on a shared machine
 slows all alike; each from its own copy of the string, in an order that rotates) and is timed with the
@@ -334,7 +334,6 @@ def run(
     score_page = (lambda p, t: page_counts(p.truth, t)) if shingled else segment_counts
     rows = []
     order = list(chosen.items())
-    warm_up(order, pages)
     for number, page in enumerate(pages):
         row: dict[str, object] = {"page": page.page_id}
         # Each extractor reads its own copy of the page (a str caches its UTF-8 form once encoded, which
@@ -354,6 +353,20 @@ def run(
         dump.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     aggregate = scores if shingled else segment_scores
     return {name: Figures(*aggregate(counts[name]), cpu=cpu.get(name)) for name in names}
+
+
+def median_round(rounds: Sequence[Mapping[str, Figures]]) -> dict[str, Figures]:
+    """One set's figures over rounds: the first round's scores (the same in every round) and each
+    extractor's median CPU time (a shared machine's load moves single runs by 5-8%)."""
+    first = rounds[0]
+
+    def scored(figures: Figures) -> tuple[float, float, float]:
+        return figures.f1, figures.precision, figures.recall
+
+    if any(scored(later[name]) != scored(f) for later in rounds[1:] for name, f in first.items()):
+        print("warning: scores differ between rounds; the first round's are shown")
+    medians = {name: statistics.median(r[name].cpu or 0.0 for r in rounds) for name in first}
+    return {name: Figures(*scored(f), None if f.cpu is None else medians[name]) for name, f in first.items()}
 
 
 def _reference(figures: Mapping[str, Figures]) -> float | None:
@@ -407,7 +420,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--keep-short", action="store_true",
         help=f"keep pages whose reference text has fewer than {MIN_ARTICLE_WORDS} words (markup fixtures)",
     )  # fmt: skip
+    parser.add_argument(
+        "--rounds", type=int, default=1,
+        help="time every page this many times; each extractor's CPU is its median round's (F1 is the same)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if args.set_name == "all" and (args.data or args.dump):
         parser.error("--data and --dump name one set's files: use them with one --set")
     chosen = extractors()
@@ -424,11 +443,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"{set_name}: {len(pages)} pages, {platform.python_implementation()} {platform.python_version()}")
         if left_out := LEFT_OUT.get(set_name):
             print(f"left out, under {MIN_ARTICLE_WORDS} words of reference text: {', '.join(left_out)}")
-        # Warm every extractor up (imports, lazily built tables) so none pays start-up inside the timed loop.
-        for extract in chosen.values():
-            extract(pages[0].url, pages[0].html)
+        warm_up(list(chosen.items()), pages)
         NO_ARTICLE.clear()
-        by_set[set_name] = run(set_name, chosen, pages, args.dump)
+        rounds = [run(set_name, chosen, pages, args.dump)]
+        counted = NO_ARTICLE.copy()  # one round's: every round gives the same articles
+        rounds += [run(set_name, chosen, pages) for _ in range(args.rounds - 1)]
+        NO_ARTICLE.clear()
+        NO_ARTICLE.update(counted)
+        by_set[set_name] = median_round(rounds)
         print("\n".join(set_table(by_set[set_name], len(pages))))
         print(f"cleaner gave no article for {NO_ARTICLE.total()} pages: {dict(NO_ARTICLE) or 'none'}")
     if len(by_set) > 1:

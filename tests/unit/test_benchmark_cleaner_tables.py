@@ -65,3 +65,16 @@ def test_warm_up_reads_the_first_pages_once_per_extractor_and_counts_nothing() -
     cleaner(pages[0].url, pages[0].html)  # the same page in the run itself is counted
     assert sum(NO_ARTICLE.values()) == 3
     NO_ARTICLE.clear()
+
+
+def test_rounds_keep_the_scores_and_take_each_extractors_median_cpu() -> None:
+    from benchmarks.cleaner import median_round
+
+    rounds = [_figures(0.95, 0.94, cpu=c) for c in (1.0, 3.0, 1.2)]
+    rounds[1]["trafilatura 2.3.1"] = Figures(0.94, 0.9, 0.9, 9.0)  # a slow round of its own
+    rounds[2]["trafilatura 2.3.1"] = Figures(0.94, 0.9, 0.9, 2.4)
+    combined = median_round(rounds)
+    assert combined["actorwatch cleaner"] == Figures(0.95, 0.9, 0.9, 1.2)
+    assert combined["trafilatura 2.3.1"] == Figures(0.94, 0.9, 0.9, 2.4)
+    assert combined["cleaner body"].cpu is None
+    assert set_table(combined, pages=100)[2].endswith("| 83.3 | 2.00x |")
