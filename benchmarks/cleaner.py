@@ -5,10 +5,11 @@
 
 Every extractor reads the same decoded page in turn (page by page, so a load spike on a shared machine
 slows all alike; each from its own copy of the string, in an order that rotates) and is timed with the
-process's CPU clock (`time.process_time`: per core, whatever else
-runs on the machine). The cleaner is scored on `text`, the field the tagger reads (body, then the
-captions it appends); `cleaner body` is the same run's body paragraphs alone, for comparison. A page the
-cleaner rejects scores as an empty prediction.
+process's CPU clock (`time.process_time`: per core, whatever else runs on the machine), after every
+extractor has read the first pages once untimed (`warm_up`); with `--rounds N` each extractor's CPU is its
+median of N rounds. The cleaner is scored on `text`, the field the tagger reads (body, then the captions
+it appends); `cleaner body` is the same run's body paragraphs alone, for comparison. A page the cleaner
+rejects scores as an empty prediction.
 
 Sets:
 

@@ -13,6 +13,7 @@ from trafilatura.utils import load_html
 from services.cleaner import cascade
 from services.cleaner.main_extraction import MainExtraction, main_extraction_watched, watching_installed
 from services.cleaner.speedups import faster_trafilatura
+from tests.unit.test_cleaner_postprocess import recorded_modes
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")  # fmt: skip
@@ -113,16 +114,9 @@ def test_a_short_main_extraction_is_seen_through_fast_modes_long_last_resort(
 
 
 def test_the_cascade_takes_the_full_one_for_a_story_beside_an_archive(monkeypatch: pytest.MonkeyPatch) -> None:
-    modes: list[bool] = []
-    real = cascade.bare_extraction  # type: ignore[attr-defined]
-
-    def recording(html: object, options: object) -> object:
-        modes.append(bool(getattr(options, "fast", False)))
-        return real(html, options=options)
-
-    monkeypatch.setattr(cascade, "bare_extraction", recording)
+    modes = recorded_modes(monkeypatch)
     document = cascade.cascade(load_html(TOWN_HALL_PAGE), "https://example.org/n/1")
-    assert modes == [True, False]
+    assert modes == ["fast", "full"]
     assert document is not None and document.text
     assert "two of the five cars" in document.text
     assert not any(month in document.text for month in MONTHS)
@@ -132,16 +126,9 @@ def test_a_good_main_extraction_is_not_short_and_keeps_fast_mode(monkeypatch: py
     text, main = fast_mode(ARTICLE_PAGE)
     assert "Mikhail Bogdanov" in text
     assert main.chars is not None and main.chars >= main.min_chars and not main.came_up_short
-    modes: list[bool] = []
-    real = cascade.bare_extraction  # type: ignore[attr-defined]
-
-    def recording(html: object, options: object) -> object:
-        modes.append(bool(getattr(options, "fast", False)))
-        return real(html, options=options)
-
-    monkeypatch.setattr(cascade, "bare_extraction", recording)
+    modes = recorded_modes(monkeypatch)
     document = cascade.cascade(load_html(ARTICLE_PAGE), "https://example.org/n/1")
-    assert modes == [True] and document is not None and document.text == text
+    assert modes == ["fast"] and document is not None and document.text == text
 
 
 def test_watching_changes_nothing_and_counts_only_inside_the_block() -> None:
