@@ -18,15 +18,15 @@ calls it has the source (by SHA-256) this was written from, else no page is take
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import inspect
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
+
+from services.cleaner.speedups import source_digest
 
 __all__ = ["MainExtraction", "main_extraction_watched", "watching_installed"]
 
@@ -64,16 +64,9 @@ def _extract_content(tree: Any, options: Any) -> tuple[Any, str]:
     return body, text
 
 
-def _source_digest(function: object) -> str:
-    try:
-        return hashlib.sha256(inspect.getsource(function).encode("utf-8")).hexdigest()[:16]  # type: ignore[arg-type]
-    except (OSError, TypeError):
-        return ""
-
-
 def _install() -> bool:
     if not callable(_LIBRARY_EXTRACT_CONTENT) or (
-        _source_digest(getattr(_CORE, "_extract_and_compare", None)) != _EXTRACT_AND_COMPARE_SOURCE
+        source_digest(getattr(_CORE, "_extract_and_compare", None)) != _EXTRACT_AND_COMPARE_SOURCE
     ):
         log.warning("trafilatura's cascade differs from the one main_extraction.py was written for; not watched")
         return False

@@ -66,7 +66,7 @@ from services.cleaner.page_rules import (
     teasers,
 )
 
-__all__ = ["RULES", "faster_trafilatura", "one_page", "rules_match_library", "tree_given_away"]
+__all__ = ["RULES", "faster_trafilatura", "one_page", "rules_match_library", "source_digest", "tree_given_away"]
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +244,8 @@ def tree_given_away() -> Iterator[None]:
         _TREE_GIVEN_AWAY.reset(token)
 
 
-def _source_digest(function: object) -> str:
+def source_digest(function: object) -> str:
+    """The first 16 hex digits of the SHA-256 of a library function's source ("" when it has none)."""
     try:
         return _digest(inspect.getsource(function))  # type: ignore[arg-type]
     except (OSError, TypeError):
@@ -267,13 +268,13 @@ def rules_match_library() -> bool:
         all(rule.matches_library() for rule in RULES)
         and _PLAIN_PARSER is not None
         and _INVALID_XML_CHARS is not None
-        and _source_digest(getattr(trafilatura_core, "_prepare_tree", None)) == _PREPARE_TREE_SOURCE
-        and _source_digest(getattr(trafilatura_core, "trafilatura_sequence", None)) == _SEQUENCE_SOURCE
+        and source_digest(getattr(trafilatura_core, "_prepare_tree", None)) == _PREPARE_TREE_SOURCE
+        and source_digest(getattr(trafilatura_core, "trafilatura_sequence", None)) == _SEQUENCE_SOURCE
     )
 
 
 _MATCHES = rules_match_library()
-if _source_digest(getattr(htmldate_core, "find_date", None)) == _FIND_DATE_SOURCE:
+if source_digest(getattr(htmldate_core, "find_date", None)) == _FIND_DATE_SOURCE:
     setattr(htmldate_core, "deepcopy", _deepcopy_unless_given_away)  # noqa: B010 (mypy holds it to deepcopy's generic type)
 else:
     log.warning("htmldate's find_date differs from the one speedups.py was written for; it keeps its copy")
